@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SorawebConfig(AppConfig):
+    name = "soraweb"
+    verbose_name = "soraweb"

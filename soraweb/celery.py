@@ -1,0 +1,23 @@
+import os
+
+from celery import Celery
+from celery.beat import PersistentScheduler
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soraweb.settings")
+
+app = Celery("soraweb")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+class HeartbeatScheduler(PersistentScheduler):
+    """Beat's own scheduler, stamping a heartbeat on every tick so /healthz can tell beat is alive.
+
+    A periodic task could not do this: it runs in the worker, so a dead worker would look like a dead beat.
+    """
+
+    def tick(self, *args, **kwargs):
+        from soraweb import health
+
+        health.stamp("beat")
+        return min(super().tick(*args, **kwargs), health.BEAT_TICK_SECONDS)

@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from soraweb import health
+
+
+@shared_task
+def heartbeat():
+    health.stamp("worker")

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from soraweb import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("providers.urls")),
+    path("", include("renders.urls")),
+    path("", include("quotas.urls")),
+    path("", include("projects.urls")),
+]
