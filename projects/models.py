@@ -1,5 +1,11 @@
+import hashlib
+import secrets
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -10,6 +16,17 @@ class Role(models.TextChoices):
     @property
     def rank(self):
         return {"viewer": 1, "editor": 2, "owner": 3}[self.value]
+
+    @property
+    def summary(self):
+        return ROLE_SUMMARIES[self.value]
+
+
+ROLE_SUMMARIES = {
+    "viewer": "Watch, comment and download.",
+    "editor": "Also submit, remix, cancel and delete their own renders.",
+    "owner": "Also manage members, settings and any render.",
+}
 
 
 class Project(models.Model):
@@ -24,6 +41,13 @@ class Project(models.Model):
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("studio", kwargs={"project_id": self.pk})
+
+    @property
+    def is_archived(self):
+        return self.archived_at is not None
 
 
 class Membership(models.Model):
@@ -40,3 +64,75 @@ class Membership(models.Model):
 
     def has_role(self, role):
         return Role(self.role).rank >= Role(role).rank
+
+    @property
+    def is_owner(self):
+        return self.role == Role.OWNER
+
+    def can_change(self, author_id):
+        """Cancel, delete or otherwise change an object made by `author_id` (a render, a comment):
+        owners any, editors their own, viewers none."""
+        if self.has_role(Role.OWNER):
+            return True
+        return self.has_role(Role.EDITOR) and author_id is not None and author_id == self.user_id
+
+
+def _digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvitationQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+    def by_token(self, token):
+        return self.filter(token_digest=_digest(token))
+
+
+class Invitation(models.Model):
+    """An emailed link to join a project with a role. Only the SHA-256 of the token is stored: the link is
+    shown once to the owner who made it and emailed once, like a password reset link."""
+
+    project = models.ForeignKey(Project, models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["project", "expires_at"], name="invitation_project_expiry")]
+
+    def __str__(self):
+        return f"{self.email} to {self.project} ({self.role})"
+
+    @classmethod
+    def new(cls, project, email, role, invited_by):
+        """An unsaved invitation and its raw token (the only time the token exists in clear)."""
+        token = secrets.token_urlsafe(32)
+        days = getattr(settings, "INVITATION_EXPIRY_DAYS", 7)
+        invitation = cls(project=project, email=email, role=role, invited_by=invited_by,
+                         token_digest=_digest(token), expires_at=timezone.now() + timedelta(days=days))
+        return invitation, token
+
+    @property
+    def state(self):
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+    @property
+    def is_pending(self):
+        return self.state == "pending"

@@ -27,6 +27,11 @@ def fernet():
     return _multifernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
 
 
+@cache
+def _primary(key):
+    return Fernet(_fernet_key(key))
+
+
 def encrypt(plaintext: str) -> str:
     return fernet().encrypt(plaintext.encode()).decode() if plaintext else ""
 
@@ -42,4 +47,18 @@ def decrypt(token: str) -> str:
 
 def rotate(token: str) -> str:
     """Re-encrypt with the newest key (MultiFernet.rotate)."""
-    return fernet().rotate(token.encode()).decode() if token else ""
+    if not token:
+        return ""
+    try:
+        return fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise ValueError("a stored secret cannot be decrypted with the configured FIELD_ENCRYPTION_KEYS") from None
+
+
+def is_current(token: str) -> bool:
+    """Whether the newest key alone decrypts the token (nothing to rotate)."""
+    try:
+        _primary(settings.FIELD_ENCRYPTION_KEYS[0]).decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True

@@ -6,6 +6,9 @@ from django.utils import timezone
 
 from providers import crypto
 
+# Keys whose trouble is only a pause: a billing or auth failure moves them out of these states.
+WORKING_STATES = ("active", "rate_limited", "draining")
+
 
 class KeyState(models.TextChoices):
     ACTIVE = "active", "Active"
@@ -80,6 +83,79 @@ class ApiKey(models.Model):
     def webhook_url(self):
         return f"{settings.SITE_URL}/webhooks/{self.webhook_uuid}/"
 
+    def client(self, **kwargs):
+        """A VideoClient for this key, the secret decrypted now (never kept on the instance).
+
+        Timeouts come from settings PROVIDER_TIMEOUT_SECONDS / PROVIDER_CONNECT_TIMEOUT_SECONDS (30 / 10)."""
+        import httpx
+
+        from providers.client import VideoClient
+
+        kwargs.setdefault(
+            "timeout",
+            httpx.Timeout(
+                float(getattr(settings, "PROVIDER_TIMEOUT_SECONDS", 30)),
+                connect=float(getattr(settings, "PROVIDER_CONNECT_TIMEOUT_SECONDS", 10)),
+            ),
+        )
+        return VideoClient(self.base_url, self.secret, **kwargs)
+
+    # State changes are conditional UPDATEs: many workers may see the same 429 or 401 at once, and only
+    # the one whose UPDATE changed the row gets True (so one incident sends one notice).
+
+    def _transition(self, from_states, **values):
+        changed = ApiKey.objects.filter(pk=self.pk, state__in=from_states).update(**values, updated_at=timezone.now())
+        self.refresh_from_db(fields=[*values, "updated_at"])
+        return bool(changed)
+
+    def mark_out_of_credit(self, error):
+        """The provider said insufficient_quota: no new creates on this key until someone tops it up.
+        Jobs already accepted keep being polled and downloaded with it."""
+        now = timezone.now()
+        return self._transition(
+            WORKING_STATES, state=KeyState.OUT_OF_CREDIT, last_error=describe_error(error), last_error_at=now
+        )
+
+    def mark_invalid(self, error):
+        """401: the key is wrong or revoked."""
+        now = timezone.now()
+        return self._transition(
+            (*WORKING_STATES, KeyState.OUT_OF_CREDIT),
+            state=KeyState.INVALID,
+            last_error=describe_error(error),
+            last_error_at=now,
+        )
+
+    def reactivate(self):
+        """An admin enabled the key, or acknowledged a top-up: it takes new work again at once."""
+        return self._transition(
+            (KeyState.OUT_OF_CREDIT, KeyState.INVALID, KeyState.DISABLED, KeyState.RATE_LIMITED),
+            state=KeyState.ACTIVE,
+            paused_until=None,
+        )
+
+    def disable(self):
+        return self._transition([state for state in KeyState.values if state != KeyState.DISABLED],
+                                state=KeyState.DISABLED)
+
+    def drain(self):
+        """Rotation: jobs in flight finish on this key, new renders go to other keys."""
+        return self._transition((KeyState.ACTIVE, KeyState.RATE_LIMITED), state=KeyState.DRAINING)
+
+    def record_error(self, error):
+        """Remember the last error (any kind) without changing the state."""
+        ApiKey.objects.filter(pk=self.pk).update(last_error=describe_error(error), last_error_at=timezone.now())
+        self.refresh_from_db(fields=["last_error", "last_error_at"])
+
+    @property
+    def remix_by(self):
+        """How this key's provider remixes ("endpoint" or "create", for VideoClient.remix), None if it cannot."""
+        if self.can_remix_endpoint:
+            return "endpoint"
+        if self.can_remix_by_create:
+            return "create"
+        return None
+
     @property
     def takes_new_work(self):
         """Only active keys (and rate-limited ones past their pause) take fresh creates."""
@@ -88,3 +164,43 @@ class ApiKey(models.Model):
         if self.state != KeyState.RATE_LIMITED:
             return False
         return self.paused_until is None or self.paused_until <= timezone.now()
+
+
+def describe_error(error):
+    """A line for last_error: the error's class and what the provider said (the client scrubs keys from it)."""
+    if isinstance(error, str):
+        return error[:500]
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+class KeyLimit(models.Model):
+    """The limiter's counters for one key, kept apart from ApiKey so that an admin saving the key's form
+    never writes back a stale counter. Changed only by conditional UPDATEs (providers.limiter)."""
+
+    key = models.OneToOneField(ApiKey, models.CASCADE, primary_key=True, related_name="limit")
+    jobs_in_flight = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.key_id}: {self.jobs_in_flight} jobs in flight"
+
+
+class RequestSlot(models.Model):
+    """One of a key's rpm_limit request slots: a slot is free again 60 s after `used_at`. Taking one is a
+    conditional UPDATE, so at most rpm_limit requests go out in any rolling minute (see providers.limiter)."""
+
+    key = models.ForeignKey(ApiKey, models.CASCADE, related_name="+")
+    n = models.PositiveIntegerField()
+    used_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "n"], name="providers_unique_request_slot")]
+
+    def __str__(self):
+        return f"{self.key_id}#{self.n} at {self.used_at}"
+
+
+# The staff key administration's models live in their own modules (providers.audit, .incidents, .keyadmin);
+# imported here, after the models they refer to, so that Django registers them with this app.
+from providers.audit import AuditEntry  # noqa: E402, F401
+from providers.incidents import KeyIncident  # noqa: E402, F401
+from providers.keyadmin import KeyTest  # noqa: E402, F401

@@ -1,1 +1,348 @@
-from django.db import models  # noqa: F401
+import hashlib
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from renders.states import FINAL, IN_FLIGHT, Status, can_move
+
+VARIANTS = {
+    # variant -> (file field, content type, file name in storage)
+    "video": ("video", "video/mp4", "video.mp4"),
+    "thumbnail": ("thumbnail", "image/webp", "thumbnail.webp"),
+    "spritesheet": ("spritesheet", "image/jpeg", "spritesheet.jpg"),
+}
+
+
+def asset_path(render, filename):
+    return f"renders/{render.project_id}/{render.pk}/{filename}"
+
+
+def reference_path(render, filename):
+    # a random name: the file is served only through the membership-checked view anyway
+    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"renders/{render.project_id}/references/{uuid.uuid4().hex}.{ext}"
+
+
+def prompt_hash(prompt):
+    return hashlib.sha256(prompt.encode()).hexdigest()
+
+
+class RenderQuerySet(models.QuerySet):
+    def visible(self):
+        """Renders not deleted: what history pages list (deleted ones stay for lineage and accounting)."""
+        return self.filter(deleted_at__isnull=True)
+
+    def in_flight(self):
+        return self.filter(status__in=IN_FLIGHT)
+
+
+class Render(models.Model):
+    project = models.ForeignKey("projects.Project", models.CASCADE, related_name="renders")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="renders")
+    prompt = models.TextField()
+    model = models.CharField(max_length=64)
+    size = models.CharField(max_length=16)
+    seconds = models.PositiveSmallIntegerField()
+    reference_image = models.FileField(upload_to=reference_path, blank=True, max_length=255)
+    remix_of = models.ForeignKey("self", models.SET_NULL, null=True, blank=True, related_name="remixes")
+    retry_of = models.ForeignKey("self", models.SET_NULL, null=True, blank=True, related_name="retries")
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    provider_video_id = models.CharField(max_length=100, blank=True, db_index=True)
+    # Set when the create is sent and never changed once the provider accepted the job: status, download,
+    # remix and delete of a job only work with the key that created it. A remix is pinned to its parent's key.
+    api_key = models.ForeignKey("providers.ApiKey", models.PROTECT, null=True, blank=True, related_name="renders")
+    job_slot_held = models.BooleanField(default=False, help_text="Holds one of its key's concurrency slots.")
+
+    cost_estimate_usd = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    charged_usd = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    delivered_seconds = models.DecimalField(max_digits=7, decimal_places=3, null=True, blank=True,
+                                            help_text="Read from the stored MP4.")
+    video = models.FileField(upload_to=asset_path, blank=True, max_length=255)
+    thumbnail = models.FileField(upload_to=asset_path, blank=True, max_length=255)
+    spritesheet = models.FileField(upload_to=asset_path, blank=True, max_length=255)
+
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True, help_text="In plain words, for the people who submitted it.")
+
+    # Every wait (a poll, a retry, a wait for a key) is a time here, claimed by the periodic dispatcher.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set while a worker holds the render; a stale one means the worker died (the reaper resumes the work).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Tries of the current step.")
+    create_sent_at = models.DateTimeField(null=True, blank=True)
+    prompt_hash = models.CharField(max_length=64, blank=True)
+    provider_expires_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RenderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="render_history"),
+            models.Index(fields=["status"], name="render_status"),
+            # the dispatcher's question: what is due? (only the few renders with a pending wait)
+            models.Index(fields=["next_attempt_at"], name="render_due",
+                         condition=Q(next_attempt_at__isnull=False)),
+        ]
+        constraints = [
+            # one render per provider job: two renders can never adopt (or be billed for) the same video
+            models.UniqueConstraint(fields=["api_key", "provider_video_id"], name="render_unique_provider_video",
+                                    condition=~Q(provider_video_id="")),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="render_progress_max_100"),
+        ]
+
+    def __str__(self):
+        return f"Render {self.pk} ({self.status})"
+
+    @property
+    def is_final(self):
+        return self.status in FINAL
+
+    @property
+    def in_flight(self):
+        return self.status in IN_FLIGHT
+
+    @property
+    def is_deleted(self):
+        return self.deleted_at is not None
+
+    @property
+    def can_cancel(self):
+        # only before the create is sent: an accepted job is billed, so it runs to the end
+        return self.status in (Status.SUBMITTING, Status.WAITING)
+
+    @property
+    def can_delete(self):
+        return self.is_final and not self.is_deleted
+
+    @property
+    def outcome_unknown(self):
+        return self.status == Status.SENDING and self.create_sent_at is not None and not self.provider_video_id
+
+    def asset(self, variant):
+        return getattr(self, VARIANTS[variant][0])
+
+    def move(self, to, *, source, message="", request_id="", event_kind="status", **fields):
+        """Move to `to` with a conditional UPDATE on the status read, so two workers (or a worker and a user)
+        can never both make a move; returns False (and changes nothing) when the move is not legal from the
+        status the render has now. Writes the event. Call inside the caller's transaction."""
+        for _ in range(3):
+            current = self.status
+            if not can_move(current, to):
+                return False
+            now = timezone.now()
+            values = {"status": to, "updated_at": now, "attempts": 0, **fields}
+            if Render.objects.filter(pk=self.pk, status=current).update(**values):
+                for name, value in values.items():
+                    setattr(self, name, value)
+                self.events.create(kind=event_kind, status_from=current, status_to=to, message=message,
+                                   request_id=request_id or "", source=source)
+                return True
+            self.refresh_from_db()
+        return False
+
+    def update_if(self, *, status=None, **fields):
+        """A conditional UPDATE of fields while the render still has `status` (default: the one read)."""
+        status = status or self.status
+        statuses = status if isinstance(status, (set, frozenset, list, tuple)) else [status]
+        fields.setdefault("updated_at", timezone.now())
+        done = Render.objects.filter(pk=self.pk, status__in=statuses).update(**fields)
+        if done:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(done)
+
+    def note(self, kind, message, *, source="", request_id=""):
+        # not a status change: the statuses stay blank so the timeline's status moves are the STATUS events
+        return self.events.create(kind=kind, message=message, source=source, request_id=request_id or "")
+
+
+class EventKind(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    STATUS = "status", "Status change"
+    REQUEST = "request", "Provider request"
+    WEBHOOK = "webhook", "Webhook"
+    RETRY = "retry", "Retry"
+    WAIT = "wait", "Wait"
+    ERROR = "error", "Error"
+    ADOPTED = "adopted", "Adopted by the reconciler"
+    CANCELED = "canceled", "Canceled"
+    DELETED = "deleted", "Deleted"
+    NOTE = "note", "Note"
+
+
+class RenderEvent(models.Model):
+    """The render's timeline: every status change, provider request id, error, retry and wait."""
+
+    render = models.ForeignKey(Render, models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    status_from = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    status_to = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    message = models.TextField(blank=True)
+    request_id = models.CharField(max_length=100, blank=True, help_text="The provider's x-request-id.")
+    source = models.CharField(max_length=16, blank=True, help_text="user, worker, poll, webhook, reconciler")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["render", "created_at"], name="renderevent_timeline")]
+
+    def __str__(self):
+        return f"{self.kind}: {self.message}"
+
+
+class WebhookDelivery(models.Model):
+    """A verified webhook from a provider, stored once per `webhook-id` (the sender retries with the same id).
+
+    Kept even when no render has its video id yet (the webhook can beat the create's answer, or arrive for a
+    job the reconciler has still to adopt): it is applied when a render takes that id."""
+
+    api_key = models.ForeignKey("providers.ApiKey", models.CASCADE, related_name="webhook_deliveries")
+    webhook_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=64, blank=True)
+    video_id = models.CharField(max_length=100, blank=True, db_index=True)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(default=timezone.now)
+    render = models.ForeignKey(Render, models.SET_NULL, null=True, blank=True, related_name="webhook_deliveries")
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "webhook_id"], name="webhook_delivery_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.event_type} {self.video_id} ({self.webhook_id})"
+
+
+# --- the studio page: favourites, notification choices and notices (renders.history, renders.notices) ------------
+
+class Favourite(models.Model):
+    """A render one user starred: personal, so a favourite is never a change to the project."""
+
+    # no index of its own: the unique (user, render) index below starts with the user
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="favourite_renders",
+                             db_index=False)
+    render = models.ForeignKey(Render, models.CASCADE, related_name="favourites")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # also the index the history's per-user Exists() and its favourites filter read
+            models.UniqueConstraint(fields=["user", "render"], name="favourite_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} likes render {self.render_id}"
+
+
+class NotificationSettings(models.Model):
+    """A user's own choices about notices (no row = the defaults: on-page notices only, no email)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, models.CASCADE, primary_key=True,
+                                related_name="notification_settings")
+    email_on_finish = models.BooleanField(
+        default=False, help_text="Email me when one of my renders completes or fails.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"Notification settings of {self.user}"
+
+
+class Notice(models.Model):
+    """"Your render completed" / "failed: why", for the author, written once when the render reaches a final
+    state. The slow poll shows unseen ones on whatever page the user has open; the email goes out at most once
+    (emailed_at is claimed with a conditional UPDATE)."""
+
+    class Kind(models.TextChoices):
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="render_notices")
+    render = models.ForeignKey(Render, models.CASCADE, related_name="notices")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    message = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # a final state is reached once; a second call (a rerun, a duplicate hook) writes nothing
+            models.UniqueConstraint(fields=["render", "user", "kind"], name="notice_once"),
+        ]
+        indexes = [
+            # the slow poll's question, asked every 20 s by every open page: anything unseen for me?
+            models.Index(fields=["user", "id"], name="notice_unseen", condition=Q(seen_at__isnull=True)),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} notice of render {self.render_id} for {self.user}"
+
+
+def _notice_on_final_event(sender, instance, created, raw=False, **kwargs):
+    # Every status move writes a RenderEvent (Render.move), so this sees every render that reaches a final
+    # state, whichever path moved it; the notice itself is written after the commit (renders.notices).
+    if created and not raw:
+        from renders import notices
+
+        notices.on_final_event(instance)
+
+
+models.signals.post_save.connect(_notice_on_final_event, sender=RenderEvent, dispatch_uid="renders.notices")
+
+
+# --- review: comments (renders/review.py) ------------------------------------------------------------
+
+COMMENT_MAX_CHARS = 4000
+
+
+class Comment(models.Model):
+    """A note on a render by a member of its project (viewers included): the team's review thread.
+
+    `project` repeats render.project so the project's activity feed reads comments by one index, without a
+    join through renders; Comment.post keeps the two in step."""
+
+    render = models.ForeignKey(Render, models.CASCADE, related_name="comments")
+    project = models.ForeignKey("projects.Project", models.CASCADE, related_name="render_comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="render_comments")
+    body = models.TextField(max_length=COMMENT_MAX_CHARS)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["render", "created_at"], name="comment_thread"),
+            models.Index(fields=["project", "-created_at"], name="comment_feed"),
+        ]
+
+    def __str__(self):
+        return f"Comment by {self.author} on render {self.render_id}"
+
+    @classmethod
+    def post(cls, render, author, body):
+        """A new comment by `author` (any member but an archived project's: projects.access raises 404 / 403).
+        ValidationError (by field) for an empty or too long body; the text is kept as typed otherwise."""
+        from django.core.exceptions import ValidationError
+
+        from projects.access import get_membership
+
+        get_membership(author, render.project_id, write=True)
+        body = (body or "").strip()
+        if not body:
+            raise ValidationError({"body": "Write something first."})
+        if len(body) > COMMENT_MAX_CHARS:
+            raise ValidationError({"body": f"The comment is {len(body)} characters; the most is {COMMENT_MAX_CHARS}."})
+        return cls.objects.create(render=render, project_id=render.project_id, author=author, body=body)

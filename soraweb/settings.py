@@ -6,7 +6,9 @@ under var/. Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and
 
 import base64
 import hashlib
+import json
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -165,6 +167,57 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "soraweb.tasks.heartbeat", "schedule": HEARTBEAT_SECONDS},
 }
 
+# --- render pipeline --------------------------------------------------------------------------
+# Every wait of the pipeline is one of these (in seconds), so tests and the fault matrix can shrink them.
+# Models and the sizes each renders; seconds a render may ask for (sent to the provider as a string).
+RENDER_MODELS = json.loads(env("RENDER_MODELS_JSON", "{}")) or {
+    "sora-2": ["720x1280", "1280x720"],
+    "sora-2-pro": ["720x1280", "1280x720", "1024x1792", "1792x1024"],
+}
+RENDER_SECONDS = [int(s) for s in env_list("RENDER_SECONDS", "4,8,12")]
+RENDER_PROMPT_MAX_CHARS = int(env("RENDER_PROMPT_MAX_CHARS", 32000))
+RENDER_REFERENCE_MAX_BYTES = int(env("RENDER_REFERENCE_MAX_BYTES", 20 * 1024 * 1024))
+# The dispatcher (beat) claims due renders (polls, retries, waits that ended) this often...
+RENDER_DISPATCH_INTERVAL_SECONDS = env_float("RENDER_DISPATCH_INTERVAL_SECONDS", 2)
+# ...and sends a due render's task again if no worker has picked it up after this long (a lost message).
+RENDER_DISPATCH_LEASE_SECONDS = env_float("RENDER_DISPATCH_LEASE_SECONDS", 60)
+RENDER_DISPATCH_BATCH = int(env("RENDER_DISPATCH_BATCH", 200))
+# A worker holding a render refreshes its heartbeat; silent this long, it is presumed dead and the
+# reconciler resumes the work (this, not the broker's visibility timeout, recovers a killed worker's renders).
+# Must exceed the longest provider call (the client's timeouts).
+RENDER_HEARTBEAT_SECONDS = env_float("RENDER_HEARTBEAT_SECONDS", 5)
+RENDER_HEARTBEAT_STALE_SECONDS = env_float("RENDER_HEARTBEAT_STALE_SECONDS", 180)
+# Polling: the first poll after the create; then the provider's openai-poll-after-ms hint (or our own
+# backoff without one), never sooner than MIN nor later than MAX. With webhooks, polls are a rare safety net.
+RENDER_POLL_INITIAL_SECONDS = env_float("RENDER_POLL_INITIAL_SECONDS", 10)
+RENDER_POLL_MIN_SECONDS = env_float("RENDER_POLL_MIN_SECONDS", 5)
+RENDER_POLL_MAX_SECONDS = env_float("RENDER_POLL_MAX_SECONDS", 30)
+RENDER_POLL_BACKOFF = env_float("RENDER_POLL_BACKOFF", 1.5)
+RENDER_POLL_WITH_WEBHOOKS_SECONDS = env_float("RENDER_POLL_WITH_WEBHOOKS_SECONDS", 300)
+# A job the provider has not finished this long after the create is given up (failed, refunded).
+RENDER_TRACK_DEADLINE_SECONDS = env_float("RENDER_TRACK_DEADLINE_SECONDS", 3600)
+# Retries of one step (a refused create, a poll, a download) after provider faults: exponential with jitter.
+RENDER_RETRY_BASE_SECONDS = env_float("RENDER_RETRY_BASE_SECONDS", 2)
+RENDER_RETRY_MAX_SECONDS = env_float("RENDER_RETRY_MAX_SECONDS", 60)
+RENDER_MAX_ATTEMPTS = int(env("RENDER_MAX_ATTEMPTS", 6))
+# No usable key (or no free slot): look again after this long (the quota setting caps the total wait).
+RENDER_KEY_RETRY_SECONDS = env_float("RENDER_KEY_RETRY_SECONDS", 15)
+# The reconciler: runs this often; looks for a create whose outcome is unknown after RECONCILE_AFTER; a listed
+# job matches if created within WINDOW of our create; no match after GIVE_UP: failed and released.
+RENDER_RECONCILE_INTERVAL_SECONDS = env_float("RENDER_RECONCILE_INTERVAL_SECONDS", 30)
+RENDER_RECONCILE_AFTER_SECONDS = env_float("RENDER_RECONCILE_AFTER_SECONDS", 20)
+RENDER_RECONCILE_WINDOW_SECONDS = env_float("RENDER_RECONCILE_WINDOW_SECONDS", 300)
+RENDER_RECONCILE_GIVE_UP_SECONDS = env_float("RENDER_RECONCILE_GIVE_UP_SECONDS", 900)
+RENDER_RECONCILE_CLOCK_SKEW_SECONDS = env_float("RENDER_RECONCILE_CLOCK_SKEW_SECONDS", 30)
+CELERY_BEAT_SCHEDULE.update({
+    # expires: a tick that waited in the queue longer than its period is useless (the next one is coming)
+    "renders-dispatch": {"task": "renders.tasks.dispatch_due_renders", "schedule": RENDER_DISPATCH_INTERVAL_SECONDS,
+                         "options": {"expires": max(RENDER_DISPATCH_INTERVAL_SECONDS, 1)}},
+    "renders-reconcile": {"task": "renders.tasks.reconcile_renders", "schedule": RENDER_RECONCILE_INTERVAL_SECONDS,
+                          "options": {"expires": max(RENDER_RECONCILE_INTERVAL_SECONDS, 1)}},
+})
+# --- end render pipeline ----------------------------------------------------------------------
+
 # --- auth -------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
@@ -181,6 +234,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+INVITATION_EXPIRY_DAYS = int(env("INVITATION_EXPIRY_DAYS", 7))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -209,6 +263,33 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+
+# --- quotas -----------------------------------------------------------------------------------
+# Per-user allowances per calendar month in TIME_ZONE (overrides per user and per project in the admin).
+# An empty value or "none" means no limit on that dimension.
+def _env_limit(name, default, cast):
+    raw = env(name, default)
+    return None if raw is None or str(raw).strip().lower() in {"", "none"} else cast(str(raw).strip())
+
+
+QUOTA_DEFAULT_MONTHLY_SECONDS = _env_limit("QUOTA_DEFAULT_MONTHLY_SECONDS", "300", int)
+QUOTA_DEFAULT_MONTHLY_SPEND_USD = _env_limit("QUOTA_DEFAULT_MONTHLY_SPEND_USD", "50.00", Decimal)
+QUOTA_DEFAULT_CONCURRENT_RENDERS = _env_limit("QUOTA_DEFAULT_CONCURRENT_RENDERS", "3", int)
+QUOTA_DEFAULT_PROJECT_BUDGET_USD = _env_limit("QUOTA_DEFAULT_PROJECT_BUDGET_USD", "", Decimal)
+# USD per second of video, per model and size (the reference's prices). QUOTA_PRICES_JSON overrides
+# entries, e.g. {"sora-2-pro": {"1792x1024": "0.60"}}; a dated alias (sora-2-pro-2025-10-06) takes its base's price.
+QUOTA_PRICES = {
+    "sora-2": {"720x1280": Decimal("0.10"), "1280x720": Decimal("0.10")},
+    "sora-2-pro": {
+        "720x1280": Decimal("0.30"), "1280x720": Decimal("0.30"),
+        "1024x1792": Decimal("0.50"), "1792x1024": Decimal("0.50"),
+    },
+}
+for _model, _sizes in json.loads(env("QUOTA_PRICES_JSON", "{}")).items():
+    QUOTA_PRICES.setdefault(_model, {}).update({size: Decimal(str(price)) for size, price in _sizes.items()})
+# Renders waiting for a usable key keep their reservation this long; then the reaper fails and refunds them.
+QUOTA_MAX_KEY_WAIT_SECONDS = int(env("QUOTA_MAX_KEY_WAIT_SECONDS", 3600))
+# --- end quotas -------------------------------------------------------------------------------
 
 # --- static and media -------------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -286,3 +367,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# --- key administration, incidents and housekeeping ---------------------------------------------
+# Audit entries name the request's user as the actor of every change (providers.audit).
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                  "providers.audit.AuditActorMiddleware")
+# Keys out of credit or invalid get an incident (one email to staff each) within this many seconds.
+KEY_INCIDENT_SWEEP_SECONDS = env_float("KEY_INCIDENT_SWEEP_SECONDS", 30)
+# Housekeeping removes stored files of deleted renders and unused uploads this often; a file no render points to
+# is left alone until it is this old (it may belong to a submit or a download that is committing right now).
+HOUSEKEEPING_INTERVAL_SECONDS = env_float("HOUSEKEEPING_INTERVAL_SECONDS", 3600)
+HOUSEKEEPING_GRACE_SECONDS = env_float("HOUSEKEEPING_GRACE_SECONDS", 86400)
+CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "renders.housekeeping"]
+CELERY_BEAT_SCHEDULE.update({
+    "providers-key-incidents": {"task": "providers.tasks.sweep_key_incidents", "schedule": KEY_INCIDENT_SWEEP_SECONDS,
+                                "options": {"expires": max(KEY_INCIDENT_SWEEP_SECONDS, 1)}},
+    "renders-housekeeping": {"task": "renders.housekeeping.sweep_storage", "schedule": HOUSEKEEPING_INTERVAL_SECONDS,
+                             "options": {"expires": max(HOUSEKEEPING_INTERVAL_SECONDS, 1)}},
+})
+# --- end key administration ---------------------------------------------------------------------

@@ -5,7 +5,8 @@ Process fixtures (sorasim, a real Celery worker) live in tests/fixtures/ and are
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.processes"]
+pytest_plugins = ["tests.fixtures.processes", "tests.fixtures.browser", "tests.fixtures.sorasim",
+                  "tests.fixtures.worker"]
 
 
 @pytest.fixture(autouse=True)

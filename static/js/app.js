@@ -33,3 +33,10 @@
     if (message && !window.confirm(message)) event.preventDefault();
   }, true);
 })();
+
+// <button data-dismiss> inside an .alert: remove that alert (the notices the slow poll brings, renders/notices.html).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-dismiss]");
+  var alert = button && button.closest(".alert");
+  if (alert) alert.remove();
+});

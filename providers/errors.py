@@ -1,0 +1,113 @@
+"""Typed errors of the /v1/videos API. No Django imports: the client and the simulator's tests use them.
+
+Every error keeps what the provider said (message, type, code, param) and the `x-request-id` of the call,
+and says whether the same request may simply be sent again later (`retryable`). The client never retries:
+the caller decides, so a create is never sent twice by accident.
+"""
+
+from __future__ import annotations
+
+# 429 codes that mean "the account has no money", not "slow down": never retried as a rate limit.
+BILLING_CODES = frozenset(
+    {
+        "insufficient_quota",
+        "credit_balance_exhausted",
+        "billing_hard_limit_reached",
+        "billing_not_active",
+        "insufficient_balance",
+        "insufficient_credits",
+        "quota_exceeded",
+        "payment_required",
+    }
+)
+
+
+class ProviderError(Exception):
+    retryable = False
+
+    def __init__(self, message, *, status=None, code=None, type=None, param=None, request_id=None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.type = type
+        self.param = param
+        self.request_id = request_id
+
+    def __str__(self):
+        parts = [self.message]
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        return parts[0] if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
+
+    def __repr__(self):
+        return (
+            f"{type(self).__name__}(message={self.message!r}, status={self.status!r}, code={self.code!r}, "
+            f"type={self.type!r}, param={self.param!r}, request_id={self.request_id!r})"
+        )
+
+    def __reduce__(self):
+        # picklable with its keyword fields (Celery may serialise an exception)
+        return _rebuild, (type(self), self.message, dict(self.__dict__))
+
+
+def _rebuild(cls, message, state):
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class RateLimited(ProviderError):
+    """429 rate limit: try again after `retry_after` seconds (None when the provider gave no hint)."""
+
+    retryable = True
+
+    def __init__(self, message, *, retry_after=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class OutOfCredit(ProviderError):
+    """429 insufficient_quota (or a billing code): the key has no money until someone tops it up."""
+
+
+class InvalidKey(ProviderError):
+    """401: the key is missing, wrong or revoked."""
+
+
+class ModelNotFound(ProviderError):
+    """404 (or 400) model_not_found: the key cannot use that model."""
+
+
+class InvalidRequest(ProviderError):
+    """400: a bad parameter; `param` names it. Sending the same request again gives the same answer."""
+
+
+class Moderated(ProviderError):
+    """400 moderation_blocked: a guardrail refused the prompt or the reference image."""
+
+
+class VideoNotFound(ProviderError):
+    """404 on a video id: deleted, expired, or created with another key."""
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, a connect error, or a timeout on a call that is safe to repeat."""
+
+    retryable = True
+
+
+class OutcomeUnknown(ProviderError):
+    """A create or remix was sent but no answer came back: the job may exist (and be billed).
+    Never re-POST: look for it with list() first."""
+
+
+class IncompleteDownload(ProviderError):
+    """The body ended before Content-Length, or the MP4 does not parse: download again."""
+
+    retryable = True

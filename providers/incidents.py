@@ -1,0 +1,198 @@
+"""Key incidents: a key that ran out of credit or turned invalid stops every render that needs it, so people must
+hear of it at once, and once.
+
+- Staff see a banner on every page for each key that is out of credit or invalid (read live from the keys).
+- Staff get ONE email per incident. An incident opens when a key is found in one of those states with no open
+  incident (the one-open-incident-per-key constraint makes two sweeps, or a sweep and a key test, open it once)
+  and closes when the key works again or is disabled; its email is claimed by a conditional UPDATE, so it is
+  sent once whatever reruns. `sweep()` runs periodically (beat) and right after a key test marks a key.
+- Authors of renders waiting for such a key see "waiting for credit" (`credit_waits`).
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from providers.models import ApiKey, KeyState
+
+log = logging.getLogger(__name__)
+
+# The states that need a person: nothing fixes them by waiting.
+BROKEN_STATES = (KeyState.OUT_OF_CREDIT, KeyState.INVALID)
+
+
+class KeyIncident(models.Model):
+    key = models.ForeignKey("providers.ApiKey", models.CASCADE, related_name="incidents")
+    kind = models.CharField(max_length=20, choices=[(s.value, s.label) for s in BROKEN_STATES])
+    message = models.CharField(max_length=500, blank=True, help_text="The key's last error when it opened.")
+    opened_at = models.DateTimeField(default=timezone.now)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    resolution = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        app_label = "providers"
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["key"], condition=Q(resolved_at__isnull=True),
+                                    name="providers_one_open_incident_per_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.key_id} {self.kind} since {self.opened_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self):
+        return self.resolved_at is None
+
+
+# --- opening and closing ---------------------------------------------------------------------------
+
+def open_incident(key):
+    """Open the key's incident if it is broken and has none open; returns the new incident, or None. The email is
+    enqueued when the transaction commits."""
+    if key.state not in BROKEN_STATES or KeyIncident.objects.filter(key=key, resolved_at__isnull=True).exists():
+        return None
+    try:
+        with transaction.atomic():
+            incident = KeyIncident.objects.create(key=key, kind=key.state, message=key.last_error[:500])
+    except IntegrityError:  # another sweep opened it a moment ago
+        return None
+    log.warning("key incident %s: key %s is %s", incident.pk, key.pk, key.state)
+    transaction.on_commit(lambda: _enqueue_email(incident.pk))
+    return incident
+
+
+def resolve(key, *, by=None, how=""):
+    """Close the key's open incident (the key works again, or staff disabled it). Returns whether one was open."""
+    return bool(KeyIncident.objects.filter(key=key, resolved_at__isnull=True).update(
+        resolved_at=timezone.now(), resolved_by=by if by is not None and by.is_authenticated else None,
+        resolution=how[:100]))
+
+
+def sweep():
+    """Open incidents for broken keys, close those of keys that are no longer broken, and (re)send emails that
+    were never sent (a mail server that was down). Safe to run anywhere, any number of times at once."""
+    opened = [incident for key in ApiKey.objects.filter(state__in=BROKEN_STATES)
+              if (incident := open_incident(key)) is not None]
+    closed = 0
+    for incident in KeyIncident.objects.filter(resolved_at__isnull=True).exclude(key__state__in=BROKEN_STATES) \
+            .select_related("key"):
+        closed += resolve(incident.key, how=f"the key is {incident.key.get_state_display().lower()}")
+    unsent = list(KeyIncident.objects.filter(resolved_at__isnull=True, emailed_at__isnull=True)
+                  .exclude(pk__in=[i.pk for i in opened]).values_list("pk", flat=True))
+    for pk in unsent:
+        transaction.on_commit(lambda pk=pk: _enqueue_email(pk))
+    return {"opened": len(opened), "closed": closed, "emails_retried": len(unsent)}
+
+
+def _enqueue_email(incident_id):
+    from providers import tasks
+
+    tasks.email_key_incident.delay(incident_id)
+
+
+# --- the email -------------------------------------------------------------------------------------
+
+def recipients():
+    User = get_user_model()
+    return sorted(set(User.objects.filter(is_staff=True, is_active=True).exclude(email="")
+                      .values_list("email", flat=True)))
+
+
+def send_email(incident_id):
+    """Email staff about the incident, once: the claim (emailed_at) is a conditional UPDATE, released again if the
+    mail cannot be sent so that the next sweep tries again. Returns whether this call sent it."""
+    now = timezone.now()
+    if not KeyIncident.objects.filter(pk=incident_id, emailed_at__isnull=True, resolved_at__isnull=True).update(
+            emailed_at=now):
+        return False
+    incident = KeyIncident.objects.select_related("key").get(pk=incident_id)
+    to = recipients()
+    if not to:
+        log.warning("key incident %s: no staff user has an email address; the banner is the only notice", incident_id)
+        return False
+    key = incident.key
+    context = {"incident": incident, "key": key, "state": KeyState(incident.kind).label.lower(),
+               "url": settings.SITE_URL + reverse("staff_key", kwargs={"key_id": key.pk}),
+               "waiting": waiting_render_count(key)}
+    message = EmailMultiAlternatives(
+        subject=f"[soraweb] Provider key “{key.name}” is {context['state']}",
+        body=render_to_string("providers/email/key_incident.txt", context),
+        to=to,
+    )
+    try:
+        message.send()
+    except Exception:
+        log.exception("could not email key incident %s; the next sweep tries again", incident_id)
+        KeyIncident.objects.filter(pk=incident_id, emailed_at=now).update(emailed_at=None)
+        return False
+    return True
+
+
+def waiting_render_count(key):
+    from renders.models import Render
+    from renders.states import Status
+
+    return Render.objects.filter(status=Status.WAITING).filter(pool_filter(key)).count()
+
+
+def pool_filter(key):
+    """Renders that `key` may serve (the pipeline's rule, renders.pipeline.key_pool): a remix only its parent's
+    key; any other render the keys dedicated to its project, or the default pool when the project has none."""
+    from projects.models import Project
+
+    remixes = Q(remix_of__isnull=False, remix_of__api_key=key)
+    dedicated = list(key.projects.values_list("pk", flat=True))
+    if dedicated:
+        return remixes | Q(remix_of__isnull=True, project_id__in=dedicated)
+    with_own_keys = Project.objects.filter(api_keys__isnull=False).values("pk")
+    return remixes | (Q(remix_of__isnull=True) & ~Q(project_id__in=with_own_keys))
+
+
+# --- what pages show -------------------------------------------------------------------------------
+
+def broken_keys():
+    """The keys staff must look at now, with their open incident (if the sweep has opened it yet)."""
+    keys = list(ApiKey.objects.filter(state__in=BROKEN_STATES).order_by("name"))
+    incidents = {i.key_id: i for i in KeyIncident.objects.filter(key__in=keys, resolved_at__isnull=True)}
+    for key in keys:
+        key.open_incident = incidents.get(key.pk)
+    return keys
+
+
+def credit_waits(user, limit=50):
+    """The user's renders waiting because every key that could take them is out of credit or invalid, grouped by
+    project: [{"project": Project, "count": n, "out_of_credit": bool}]."""
+    from renders.models import Render
+    from renders.pipeline import key_pool
+    from renders.states import Status
+
+    renders = list(Render.objects.filter(author=user, status=Status.WAITING).select_related("project", "remix_of")
+                   .order_by("project_id", "pk")[:limit])
+    if not renders:
+        return []
+    pools, groups = {}, {}
+    for render in renders:
+        pool_id = ("remix", render.remix_of_id) if render.remix_of_id else ("project", render.project_id)
+        if pool_id not in pools:
+            pools[pool_id] = key_pool(render)
+        pool = pools[pool_id]
+        if not pool or any(key.takes_new_work for key in pool):
+            continue
+        broken = [key for key in pool if key.state in BROKEN_STATES]
+        if not broken:
+            continue  # disabled or draining keys: an admin decision, not an incident
+        group = groups.setdefault(render.project_id, {"project": render.project, "count": 0, "out_of_credit": False})
+        group["count"] += 1
+        group["out_of_credit"] |= any(key.state == KeyState.OUT_OF_CREDIT for key in broken)
+    return list(groups.values())

@@ -1,0 +1,253 @@
+"""What staff do to provider keys: add, edit, enable, disable, drain (rotation), acknowledge a top-up, test.
+
+State changes use the key's own conditional UPDATEs (providers.models.ApiKey): a worker may mark the key out of
+credit while a staff page is open, and a stale form must never write an old state back. Edits save only the
+fields the form changed, for the same reason. Every action writes an audit entry.
+"""
+
+import itertools
+import logging
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+from providers import audit, incidents, limiter
+from providers.errors import InvalidKey, OutOfCredit, ProviderError, ProviderUnavailable, RateLimited
+from providers.models import ApiKey, KeyState
+
+log = logging.getLogger(__name__)
+
+
+class KeyTest(models.Model):
+    """A live check of a key (GET /videos?limit=1), asked for by staff and done by a worker."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        OK = "ok", "Works"
+        INVALID_KEY = "invalid_key", "Refused: invalid key"
+        OUT_OF_CREDIT = "out_of_credit", "Out of credit"
+        RATE_LIMITED = "rate_limited", "Rate limited"
+        UNAVAILABLE = "unavailable", "Provider unavailable"
+        NOT_SENT = "not_sent", "Not sent"
+        ERROR = "error", "Error"
+
+    key = models.ForeignKey("providers.ApiKey", models.CASCADE, related_name="tests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    request_id = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        app_label = "providers"
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self):
+        return f"test of key {self.key_id}: {self.outcome}"
+
+    @property
+    def is_done(self):
+        return self.finished_at is not None
+
+    @property
+    def ok(self):
+        return self.outcome == self.Outcome.OK
+
+
+class KeyActionRefused(Exception):
+    """The action does not apply to the key as it is now; the message says why."""
+
+
+# --- add and edit ----------------------------------------------------------------------------------
+
+def add_key(form, actor):
+    """Create the key from a valid KeyForm; renders waiting for a key of its pool look again at once."""
+    with transaction.atomic(), audit.acting_as(actor):
+        key = form.save()
+        woken = wake_waiting_renders(key)
+    return key, woken
+
+
+def update_key(form, actor):
+    """Save a valid KeyForm of an existing key: only the fields it changed (never a stale state or counter)."""
+    key = form.save(commit=False)
+    fields = [name for name in form.changed_data if name in {f.name for f in key._meta.concrete_fields}]
+    if form.cleaned_data.get("secret"):
+        fields += ["secret_encrypted", "secret_last4"]
+    if form.cleaned_data.get("webhook_secret"):
+        fields += ["webhook_secret_encrypted", "webhook_secret_last4"]
+    with transaction.atomic(), audit.acting_as(actor):
+        if fields:
+            key.save(update_fields=[*fields, "updated_at"])
+        form.save_m2m()
+        woken = wake_waiting_renders(key) if {"projects", "max_concurrent", "rpm_limit"} & set(form.changed_data) \
+            else 0
+    return key, woken
+
+
+# --- state -------------------------------------------------------------------------------------------
+
+def enable(key, actor):
+    """Back to work: from disabled, invalid, out of credit, rate limited or draining. Waiting renders resume."""
+    with transaction.atomic():
+        before = key.get_state_display().lower()
+        changed = key.reactivate() or _undrain(key)
+        if not changed:
+            raise KeyActionRefused(f"{key.name} is already {key.get_state_display().lower()}.")
+        incidents.resolve(key, by=actor, how="enabled")
+        audit.record(actor, "key.enabled", key, f"was {before}")
+        woken = wake_waiting_renders(key)
+    return woken
+
+
+def _undrain(key):
+    # the model's reactivate() leaves draining keys alone (rotation is deliberate); undoing it is a staff decision
+    changed = ApiKey.objects.filter(pk=key.pk, state=KeyState.DRAINING).update(state=KeyState.ACTIVE,
+                                                                                updated_at=timezone.now())
+    key.refresh_from_db(fields=["state", "updated_at"])
+    return bool(changed)
+
+
+def disable(key, actor):
+    """No new renders; jobs already on the key are still tracked and downloaded with it."""
+    with transaction.atomic():
+        before = key.get_state_display().lower()
+        if not key.disable():
+            raise KeyActionRefused(f"{key.name} is already disabled.")
+        incidents.resolve(key, by=actor, how="disabled")
+        audit.record(actor, "key.disabled", key, f"was {before}")
+
+
+def drain(key, actor):
+    """Rotation: renders in flight finish on this key; new renders go to the other keys of its pool."""
+    with transaction.atomic():
+        before = key.get_state_display().lower()
+        if not key.drain():
+            raise KeyActionRefused(f"Only an active or rate-limited key can be drained; {key.name} is {before}.")
+        in_flight = _renders_in_flight(key)
+        audit.record(actor, "key.drained", key, f"was {before}; {in_flight} render(s) in flight finish on it")
+    return in_flight
+
+
+def acknowledge_top_up(key, actor):
+    """Someone added credit at the provider: the key takes renders again and the renders waiting for it resume."""
+    with transaction.atomic():
+        key.refresh_from_db(fields=["state"])
+        if key.state != KeyState.OUT_OF_CREDIT:
+            raise KeyActionRefused(f"{key.name} is {key.get_state_display().lower()}, not out of credit.")
+        if not key.reactivate():
+            raise KeyActionRefused(f"{key.name} changed state meanwhile; look again.")
+        incidents.resolve(key, by=actor, how="top-up acknowledged")
+        woken = wake_waiting_renders(key)
+        audit.record(actor, "key.topped_up", key, f"top-up acknowledged; {woken} waiting render(s) resumed")
+    return woken
+
+
+def wake_waiting_renders(key):
+    """Renders waiting for a key that this one may serve try again now instead of at their next look. Only renders
+    no worker holds; the dispatcher sends them (a conditional UPDATE of next_attempt_at, nothing else)."""
+    from renders.models import Render
+    from renders.states import Status
+
+    if not key.takes_new_work:
+        return 0
+    return Render.objects.filter(status=Status.WAITING, heartbeat_at__isnull=True).filter(
+        incidents.pool_filter(key)).update(next_attempt_at=timezone.now())
+
+
+def _renders_in_flight(key):
+    from renders.models import Render
+
+    return Render.objects.in_flight().filter(api_key=key).count()
+
+
+# --- the live test -----------------------------------------------------------------------------------
+
+def start_test(key, actor):
+    """Record a test and enqueue it (after commit); the key page polls for the result."""
+    from providers import tasks
+
+    with transaction.atomic():
+        test = KeyTest.objects.create(key=key, requested_by=actor if actor.is_authenticated else None)
+        audit.record(actor, "key.tested", key, "live list call requested")
+        transaction.on_commit(lambda: tasks.test_key.delay(test.pk))
+    return test
+
+
+def run_test(test_id):
+    """GET /videos?limit=1 with the key, through the shared limiter; store what happened. A 401 marks the key
+    invalid and an insufficient_quota marks it out of credit (and opens the incident, with its email)."""
+    now = timezone.now()
+    if not KeyTest.objects.filter(pk=test_id, outcome=KeyTest.Outcome.PENDING).update(
+            outcome=KeyTest.Outcome.RUNNING, started_at=now):
+        return None  # done already (a duplicate message)
+    test = KeyTest.objects.select_related("key").get(pk=test_id)
+    key = test.key
+    result = {"outcome": KeyTest.Outcome.ERROR, "message": "", "status_code": None, "request_id": ""}
+    wait = limiter.acquire_request(key.pk)
+    if wait > 0:
+        result.update(outcome=KeyTest.Outcome.NOT_SENT,
+                      message=f"Nothing was sent: the key is paused or at its own limit of {key.rpm_limit} requests "
+                              f"a minute for another {wait:.0f} s. Test again then.")
+    else:
+        try:
+            with key.client() as client:
+                videos = list(itertools.islice(client.list(limit=1), 1))
+        except ProviderError as exc:
+            result.update(_failure(key, exc))
+        except ValueError as exc:  # a secret that no configured encryption key decrypts
+            result.update(message=str(exc))
+        else:
+            newest = f" The newest video is {videos[0].id} ({videos[0].status})." if videos else " No videos yet."
+            result.update(outcome=KeyTest.Outcome.OK, status_code=200,
+                          message=f"The provider accepted the key.{newest}",
+                          request_id=(videos[0].request_id if videos else "") or "")
+    result["message"] = _scrub(result["message"], key)
+    KeyTest.objects.filter(pk=test_id).update(finished_at=timezone.now(), **result)
+    if key.state in incidents.BROKEN_STATES:
+        incidents.open_incident(key)
+    log.info("key test %s of key %s: %s", test_id, key.pk, result["outcome"])
+    return KeyTest.objects.get(pk=test_id)
+
+
+def _failure(key, exc):
+    values = {"status_code": exc.status, "request_id": exc.request_id or "", "message": exc.message}
+    if isinstance(exc, InvalidKey):
+        key.mark_invalid(exc)
+        values.update(outcome=KeyTest.Outcome.INVALID_KEY,
+                      message=f"The provider refused the key: {exc.message} The key is now marked invalid.")
+    elif isinstance(exc, OutOfCredit):
+        key.mark_out_of_credit(exc)
+        values.update(outcome=KeyTest.Outcome.OUT_OF_CREDIT,
+                      message=f"The account is out of credit: {exc.message}")
+    elif isinstance(exc, RateLimited):
+        limiter.pause(key.pk, exc.retry_after if exc.retry_after is not None else settings.RENDER_RETRY_BASE_SECONDS,
+                      f"rate limited: {exc}")
+        after = f" Try again in {exc.retry_after:.0f} s." if exc.retry_after is not None else ""
+        values.update(outcome=KeyTest.Outcome.RATE_LIMITED, message=f"Rate limited: {exc.message}.{after}")
+    elif isinstance(exc, ProviderUnavailable):
+        key.record_error(exc)
+        values.update(outcome=KeyTest.Outcome.UNAVAILABLE,
+                      message=f"The provider failed: {exc.message}. The key itself may be fine; test again later.")
+    else:
+        key.record_error(exc)
+        values.update(outcome=KeyTest.Outcome.ERROR, message=f"{type(exc).__name__}: {exc.message}")
+    return values
+
+
+def _scrub(text, key):
+    # the client already scrubs echoed keys; this is a second belt for anything else that might quote them
+    try:
+        secrets = ((key.secret, key.secret_last4), (key.webhook_secret, key.webhook_secret_last4))
+    except ValueError:
+        return text[:2000]
+    for secret, last4 in secrets:
+        if secret and len(secret) >= 8 and secret in text:
+            text = text.replace(secret, f"••••{last4}")
+    return text[:2000]

@@ -1,0 +1,20 @@
+"""{% key_notices as notices %}: what templates/providers/notices.html shows on every page. A tag, not a context
+processor: it runs only when a full page is rendered, never for the htmx partials that poll."""
+
+from django import template
+
+from providers import incidents
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def key_notices(context):
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "broken_keys": incidents.broken_keys() if user.is_staff else [],
+        "credit_waits": incidents.credit_waits(user),
+    }

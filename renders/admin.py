@@ -1,0 +1,45 @@
+from django.contrib import admin
+
+from renders.models import Render, RenderEvent, WebhookDelivery
+
+
+class RenderEventInline(admin.TabularInline):
+    model = RenderEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "status_from", "status_to", "source", "message", "request_id"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Render)
+class RenderAdmin(admin.ModelAdmin):
+    # read-only: statuses, money and keys change only through the pipeline's conditional updates
+    list_display = ["id", "project", "author", "model", "size", "seconds", "status", "progress", "api_key",
+                    "charged_usd", "created_at", "deleted_at"]
+    list_filter = ["status", "model", "api_key"]
+    search_fields = ["prompt", "provider_video_id"]
+    list_select_related = ["project", "author", "api_key"]
+    raw_id_fields = ["remix_of", "retry_of"]
+    inlines = [RenderEventInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Render._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["webhook_id", "api_key", "event_type", "video_id", "received_at", "applied_at", "render"]
+    list_filter = ["event_type", "api_key"]
+    search_fields = ["webhook_id", "video_id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in WebhookDelivery._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

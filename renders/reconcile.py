@@ -1,0 +1,187 @@
+"""The reconciler (periodic): settles what no single step can.
+
+- Renders whose worker went quiet (a stale heartbeat: the worker was killed or hung) are resumed. This,
+  not the broker's visibility timeout, recovers a killed worker's work.
+- A create whose outcome is unknown (sent, no answer; or the worker died after the POST) is never sent
+  again: the key's job list is searched for an unowned job that matches it (model, size, seconds, prompt,
+  parent, created within the window), which is adopted; with no match after a set time the render fails
+  and its quota and key slot are released.
+- Renders whose assets expired at the provider before they were stored end as failed ("expired").
+- In-flight renders that nobody holds and nothing is scheduled for get a next attempt (nothing gets stuck).
+- The key's job-slot counter is resynchronised with the renders that hold a slot.
+"""
+
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from providers import limiter
+from providers.errors import ProviderError
+from renders import services
+from renders.models import EventKind, Render, prompt_hash
+from renders.states import IN_FLIGHT, NOT_SENT, Status
+
+log = logging.getLogger(__name__)
+
+
+def reconcile():
+    return {
+        "resumed": reap_quiet(),
+        "adopted_or_failed": settle_unknown_outcomes(),
+        "expired": expire_unstored(),
+        "rescheduled": reschedule_orphans(),
+        "slots": resync_job_slots(),
+    }
+
+
+def reap_quiet():
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.RENDER_HEARTBEAT_STALE_SECONDS)
+    count = 0
+    for render in Render.objects.filter(status__in=IN_FLIGHT, heartbeat_at__lt=stale):
+        with transaction.atomic():
+            beat = render.heartbeat_at
+            quiet = Render.objects.filter(pk=render.pk, status=render.status, heartbeat_at=beat)
+            if render.status == Status.SENDING and not render.provider_video_id:
+                # the POST may have left: never send it again; look for the job instead
+                if not quiet.update(heartbeat_at=None, error_code="outcome_unknown",
+                                    error_message=services.plain_error("outcome_unknown"), updated_at=now):
+                    continue
+                render.note(EventKind.ERROR, "The worker went quiet while sending the create; the reconciler will "
+                            "look for the job in the provider's list.", source="reconciler")
+            elif render.status == Status.SENDING:
+                # accepted (we have the id) but its first news was never applied: poll it
+                render.heartbeat_at = beat
+                if not render.move(Status.QUEUED, source="reconciler", message="The worker went quiet after the "
+                                   "provider accepted the job; tracking it.", heartbeat_at=None, next_attempt_at=now):
+                    continue
+            else:
+                if not quiet.update(heartbeat_at=None, next_attempt_at=now, updated_at=now):
+                    continue
+                render.note(EventKind.RETRY, "The worker went quiet; resuming.", source="reconciler")
+            count += 1
+    return count
+
+
+def _matches(render, video, sent_at, window):
+    if video.size != render.size or str(video.seconds) != str(render.seconds):
+        return False
+    if video.model and not (video.model == render.model or video.model.startswith(render.model + "-")):
+        return False
+    if video.prompt is not None and prompt_hash(video.prompt) != render.prompt_hash:
+        return False
+    if render.remix_of_id and video.remixed_from_video_id != render.remix_of.provider_video_id:
+        return False
+    if not render.remix_of_id and video.remixed_from_video_id:
+        return False
+    if video.created_at is not None:
+        # our job was created after we stamped create_sent_at (give or take the clocks' skew), within the window
+        offset = video.created_at - sent_at.timestamp()
+        if offset < -settings.RENDER_RECONCILE_CLOCK_SKEW_SECONDS or offset > window:
+            return False
+    return True
+
+
+def settle_unknown_outcomes():
+    now = timezone.now()
+    window = settings.RENDER_RECONCILE_WINDOW_SECONDS
+    unknown = (
+        Render.objects.filter(status=Status.SENDING, provider_video_id="", heartbeat_at__isnull=True,
+                              create_sent_at__lte=now - timedelta(seconds=settings.RENDER_RECONCILE_AFTER_SECONDS))
+        .select_related("api_key", "remix_of")
+        .order_by("create_sent_at")
+    )
+    by_key = defaultdict(list)
+    for render in unknown:
+        by_key[render.api_key].append(render)
+    done = 0
+    for key, renders in by_key.items():
+        oldest = renders[0].create_sent_at.timestamp() - window
+        if limiter.acquire_request(key.pk) > 0:
+            continue  # next round
+        try:
+            with key.client() as client:
+                listed = []
+                for video in client.list(limit=100, order="desc"):
+                    if video.created_at is not None and video.created_at < oldest:
+                        break
+                    listed.append(video)
+        except ProviderError as exc:
+            log.warning("reconcile: listing the jobs of key %s failed: %s", key.pk, exc)
+            continue
+        log.info("reconcile: %d render(s) with an unknown outcome on key %s; %d job(s) listed in the window",
+                 len(renders), key.pk, len(listed))
+        owned = set(Render.objects.filter(api_key=key, provider_video_id__in=[v.id for v in listed])
+                    .values_list("provider_video_id", flat=True))
+        free = sorted((v for v in listed if v.id not in owned), key=lambda v: v.created_at or 0)
+        for render in renders:
+            sent = render.create_sent_at.timestamp()
+            candidates = [v for v in free if _matches(render, v, render.create_sent_at, window)]
+            # the job created nearest to our POST (renders are taken oldest first, so each gets its own)
+            match = min(candidates, key=lambda v: abs((v.created_at or sent) - sent), default=None)
+            if match is not None:
+                free.remove(match)
+                try:
+                    adopted = services.take_video_id(
+                        render, match, source="reconciler",
+                        message=f"Found the job {match.id} in the provider's list and adopted it (the create's "
+                                "answer was lost; it was not sent again).")
+                except IntegrityError:  # another render took it at the same moment
+                    adopted = False
+                done += adopted
+            elif render.create_sent_at <= now - timedelta(seconds=settings.RENDER_RECONCILE_GIVE_UP_SECONDS):
+                done += services.mark_failed(render, "outcome_unknown", source="reconciler")
+    return done
+
+
+def expire_unstored():
+    count = 0
+    for render in Render.objects.filter(status=Status.DOWNLOADING, provider_expires_at__lte=timezone.now(),
+                                        heartbeat_at__isnull=True):
+        count += services.mark_failed(render, "expired", source="reconciler")
+    return count
+
+
+def reschedule_orphans():
+    """In flight, not held by a worker, nothing scheduled and not an open outcome: give it a next attempt."""
+    now = timezone.now()
+    return (
+        Render.objects.filter(status__in=IN_FLIGHT, heartbeat_at__isnull=True, next_attempt_at__isnull=True)
+        .exclude(status=Status.SENDING)
+        .filter(Q(status__in=NOT_SENT) | ~Q(provider_video_id=""))
+        .update(next_attempt_at=now, updated_at=now)
+    )
+
+
+def resync_job_slots():
+    """The limiter's counter may drift if a worker died between taking a slot and recording it on the render;
+    the truth is the renders holding a slot. (A create taking a slot this very moment may be missed for one
+    round; the next round corrects it.)"""
+    from providers.models import KeyLimit
+
+    held = dict(Render.objects.filter(job_slot_held=True).values_list("api_key").annotate(n=_count()))
+    fixed = 0
+    for key_id, counted in KeyLimit.objects.values_list("key_id", "jobs_in_flight"):
+        truth = held.get(key_id, 0)
+        if counted != truth and not _creating(key_id):
+            limiter.set_jobs_in_flight(key_id, truth)
+            fixed += 1
+    return fixed
+
+
+def _count():
+    from django.db.models import Count
+
+    return Count("pk")
+
+
+def _creating(key_id):
+    # renders being claimed for a create right now (a key is being chosen): the counter may be ahead of
+    # the renders for a moment, so leave it alone this round
+    fresh = timezone.now() - timedelta(seconds=settings.RENDER_HEARTBEAT_STALE_SECONDS)
+    return Render.objects.filter(status__in=NOT_SENT, heartbeat_at__gte=fresh).exists()

@@ -1,0 +1,36 @@
+"""`python -m sorasim --host 127.0.0.1 --port 8765 [options]`; `--help` lists every option and its variable."""
+
+import logging
+import sys
+
+import uvicorn
+
+from .app import create_app
+from .config import parse_config
+
+
+def main(argv=None):
+    config = parse_config(argv)
+    logging.basicConfig(
+        level=config.log_level.upper(), format="sorasim %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    app = create_app(config)
+    print(
+        f"sorasim: http://{config.host}:{config.port}/v1 (admin /_sim/), keys: {', '.join(config.api_keys)}, "
+        f"media {config.media}, data {config.data_dir or 'in memory'}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=config.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=3,
+        lifespan="on",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,332 @@
+"""The simulator's core: keys, limits, money, fault dice and the life of each job.
+
+Request handlers call the synchronous methods here (no awaits between a check and its change, so the event
+loop makes them atomic); each accepted job gets one asyncio task that encodes its media and finishes it.
+"""
+
+import asyncio
+import copy
+import logging
+import math
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from . import media
+from .errors import ApiError
+from .state import MICROS, QUEUED_FRACTION, TERMINAL, Counters, Job, KeyState, Store, new_video_id, new_webhook_secret
+from .webhooks import WebhookSender
+
+log = logging.getLogger("sorasim")
+
+# USD per second of video (the reference prices): sora-2 720p; sora-2-pro 720p and the large sizes
+PRICES = {"sora-2": 0.10, "sora-2-pro": 0.30, "sora-2-pro-large": 0.50}
+LARGE_SIZES = ("1024x1792", "1792x1024")
+ENCODE_LEAD = {"fast": 5.0, "real": 30.0}  # seconds before a job's end its encode starts (at once if sooner)
+
+
+def price_micros(family, size, seconds):
+    if family == "sora-2-pro" and size in LARGE_SIZES:
+        family = "sora-2-pro-large"
+    return round(PRICES[family] * MICROS) * int(seconds)
+
+
+def format_duration(seconds):
+    """Like the provider's x-ratelimit-reset-* values: `850ms`, `12.5s`, `6m0s`."""
+    if seconds < 1:
+        return f"{max(0, math.ceil(seconds * 1000))}ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{rest:.3f}".rstrip("0").rstrip(".")
+    return f"{int(minutes)}m{text}s" if minutes else f"{text}s"
+
+
+class Simulator:
+    def __init__(self, config):
+        self.config = config
+        self.initial_faults = copy.deepcopy(config.faults)
+        self.faults = copy.deepcopy(config.faults)
+        self._tmp_media = None
+        if config.data_dir:
+            media_root = Path(config.data_dir) / "media"
+        else:
+            self._tmp_media = tempfile.mkdtemp(prefix="sorasim-media-")
+            media_root = Path(self._tmp_media)
+        self.store = Store(media_root, config.data_dir)
+        self.counters = Counters()
+        self.webhooks = WebhookSender(self)
+        self._rngs = {}
+        self.tasks = set()
+        self.encoding = set()  # live ffmpeg processes
+        self.semaphore = None
+        self.started_at = time.time()
+
+    # lifecycle
+    async def start(self):
+        self.semaphore = asyncio.Semaphore(self.config.encode_workers)
+        self.store.load()
+        for name in self.config.api_keys:
+            if name not in self.store.keys:
+                self.store.keys[name] = self.new_key(name)
+        self.store.save_keys()
+        await self.webhooks.start()
+        now = time.time()
+        for job in self.store.jobs.values():
+            if job.deleted:
+                continue
+            if job.status not in TERMINAL:
+                self.spawn(self._drive(job))
+            elif job.status == "completed":
+                self._schedule_expiry(job, now)
+            self.webhooks.resume(job)
+        log.info(
+            "sorasim ready: %d keys, %d jobs, media %s", len(self.store.keys), len(self.store.jobs), self.config.media
+        )
+
+    async def stop(self):
+        for task in list(self.tasks):
+            task.cancel()
+        for proc in list(self.encoding):
+            if proc.returncode is None:
+                proc.kill()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.webhooks.close()
+        if self._tmp_media:
+            shutil.rmtree(self._tmp_media, ignore_errors=True)
+
+    def spawn(self, coro):
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    # keys
+    def new_key(self, name):
+        return KeyState(
+            key=name,
+            credit_micros=None if self.config.credit_usd is None else round(self.config.credit_usd * MICROS),
+            rpm=self.config.rpm,
+            webhook_urls=list(self.config.webhook_urls),
+            webhook_secret=self.config.webhook_secret or new_webhook_secret(),
+        )
+
+    def reset(self):
+        """Back to the startup state, jobs excepted: faults, counters, keys (credit, limits, webhooks)."""
+        self.faults = copy.deepcopy(self.initial_faults)
+        self.counters.reset()
+        self._rngs.clear()
+        self.store.keys = {name: self.new_key(name) for name in self.config.api_keys}
+        self.store.save_keys()
+
+    def authenticate(self, request):
+        """The caller's KeyState; raises 401. Marks the request with its key for the counters."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        state = self.store.keys.get(token) if scheme.lower() == "bearer" else None
+        request.scope["sorasim.key"] = state.key if state else Counters.UNKNOWN
+        return state, token
+
+    def rate_limit(self, state):
+        """Take a slot in the key's window; returns the x-ratelimit-* headers, raises 429 when full."""
+        if not state.rpm:
+            return {}
+        now = time.monotonic()
+        wait = state.take_slot(now)
+        remaining = state.rpm - len(state.window)
+        reset = (state.window[-1] + 60 - now) if state.window else 0.0
+        headers = {
+            "x-ratelimit-limit-requests": str(state.rpm),
+            "x-ratelimit-remaining-requests": str(remaining),
+            "x-ratelimit-reset-requests": format_duration(max(0.0, reset)),
+        }
+        if wait is not None:
+            headers["retry-after"] = str(max(1, math.ceil(wait)))
+            headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
+            headers["x-ratelimit-reset-requests"] = format_duration(wait)
+            raise ApiError(
+                429,
+                f"Rate limit reached for requests on key {mask(state.key)}: limit {state.rpm} requests per minute. "
+                f"Please try again in {format_duration(wait)}.",
+                type="requests",
+                code="rate_limit_exceeded",
+                headers=headers,
+            )
+        return headers
+
+    # fault dice: one random stream per fault, so --seed replays each fault's decisions independently
+    def rng(self, name):
+        if name not in self._rngs:
+            seed = self.config.seed
+            self._rngs[name] = random.Random(f"{seed}:{name}") if seed is not None else random.Random()
+        return self._rngs[name]
+
+    def fire(self, name, rate, key):
+        if rate <= 0:
+            return False
+        if rate < 1 and self.rng(name).random() >= rate:
+            return False
+        self.counters[key].faults_fired[name] += 1
+        return True
+
+    def applies(self, endpoints, op):
+        return not endpoints or op in endpoints
+
+    async def inject_latency(self, op, key):
+        if self.faults.latency_ms > 0 and self.applies(self.faults.latency_endpoints, op):
+            self.counters[key].faults_fired["latency"] += 1
+            await asyncio.sleep(self.faults.latency_ms / 1000)
+
+    def inject_error(self, op, key):
+        if self.applies(self.faults.error_endpoints, op) and self.fire("error", self.faults.error_rate, key):
+            status = self.rng("error_status").choice(self.faults.error_statuses)
+            raise ApiError(
+                status, "The server had an error while processing your request. Sorry about that!", type="server_error"
+            )
+
+    # jobs
+    def accept(self, state, *, model, family, prompt, size, seconds, remixed_from=None, reference=None):
+        """Charge the key and record the job; raises 429 insufficient_quota when the credit does not cover it."""
+        cost = price_micros(family, size, seconds)
+        if state.credit_micros is not None and state.credit_micros < cost:
+            raise ApiError(
+                429,
+                "You exceeded your current quota, please check your plan and billing details.",
+                type="insufficient_quota",
+                code="insufficient_quota",
+            )
+        if state.credit_micros is not None:
+            state.credit_micros -= cost
+        counters = self.counters[state.key]
+        counters.creates_accepted += 1
+        counters.charged_micros += cost
+        now = time.time()
+        job_seconds = self.faults.job_seconds
+        job = Job(
+            id=new_video_id(),
+            key=state.key,
+            model=model,
+            prompt=prompt,
+            size=size,
+            seconds=seconds,
+            created=now,
+            started=now + QUEUED_FRACTION * job_seconds,
+            due=now + job_seconds,
+            remixed_from_video_id=remixed_from,
+            cost_micros=cost,
+        )
+        lowered = prompt.lower()
+        if any(word.lower() in lowered for word in self.config.moderate_words):
+            job.failure, job.fail_at = "moderation", job.started
+        elif self.fire("job_failure", self.faults.job_failure_rate, state.key):
+            job.failure, job.fail_at = "server_error", now + job_seconds / 2
+        job.short_clip = not job.failure and self.fire("short_clip", self.faults.short_clip_rate, state.key)
+        if reference is not None:
+            data, ext = reference
+            folder = self.store.media_dir(job.id)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"reference.{ext}").write_bytes(data)
+            job.reference = f"reference.{ext}"
+        self.store.add(job)
+        self.store.save_keys()
+        self.spawn(self._drive(job))
+        return job
+
+    async def _drive(self, job):
+        try:
+            if job.failure == "moderation":
+                await _sleep_until(job.fail_at)
+                return self._fail(
+                    job,
+                    "moderation_blocked",
+                    "Your request was blocked by our moderation system: the prompt was flagged.",
+                )
+            if job.failure == "server_error":
+                await _sleep_until(job.fail_at)
+                return self._fail(job, "server_error", "The video could not be generated because of a server error.")
+            # a long job encodes near its end, so jobs that will not finish soon do not hold the encoders
+            await _sleep_until(job.due - ENCODE_LEAD[self.config.media])
+            try:
+                await self._ensure_media(job)
+            except media.EncodeError as exc:
+                log.error("encoding %s failed: %s", job.id, exc)
+                return self._fail(job, "server_error", "The video could not be rendered.")
+            await _sleep_until(job.due)
+            self._complete(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug must still end the job in a state that says what happened
+            log.exception("job %s crashed", job.id)
+            self._fail(job, "server_error", "The simulator failed while rendering this video.")
+
+    async def _ensure_media(self, job):
+        folder = self.store.media_dir(job.id)
+        if media.assets_ready(folder):
+            return
+        spec = media.RenderSpec(
+            video_id=job.id,
+            prompt=job.prompt,
+            model=job.model,
+            size=job.size,
+            seconds=int(job.seconds),
+            remixed_from=job.remixed_from_video_id,
+            reference=folder / job.reference if job.reference else None,
+            short_clip=job.short_clip,
+            media=self.config.media,
+            pad_mb=self.config.pad_mb,
+        )
+        await media.render(spec, folder, self.semaphore, self.encoding)
+
+    def _complete(self, job):
+        job.status = "completed"
+        job.completed_at = int(time.time())
+        job.expires_at = job.completed_at + int(self.faults.expire_seconds)
+        self.counters[job.key].jobs_completed += 1
+        self.store.save_job(job)
+        self._schedule_expiry(job, time.time())
+        self.webhooks.emit(job, "video.completed")
+
+    def _fail(self, job, code, message):
+        job.final_progress = job.view()[1]
+        job.status = "failed"
+        job.error = {"code": code, "message": message}
+        counters = self.counters[job.key]
+        counters.jobs_failed += 1
+        if job.cost_micros and not job.refunded:
+            job.refunded = True
+            counters.refunded_micros += job.cost_micros
+            state = self.store.keys.get(job.key)
+            if state is not None and state.credit_micros is not None:
+                state.credit_micros += job.cost_micros
+                self.store.save_keys()
+        self.store.save_job(job)
+        shutil.rmtree(self.store.media_dir(job.id), ignore_errors=True)
+        self.webhooks.emit(job, "video.failed")
+
+    def _schedule_expiry(self, job, now):
+        delay = max(0.0, job.expires_at - now)
+        asyncio.get_running_loop().call_later(delay, self._drop_media, job)
+
+    def _drop_media(self, job):
+        if job.expires_at is not None and time.time() >= job.expires_at:
+            shutil.rmtree(self.store.media_dir(job.id), ignore_errors=True)
+
+    def expire_now(self, job):
+        job.expires_at = int(time.time())
+        self.store.save_job(job)
+        shutil.rmtree(self.store.media_dir(job.id), ignore_errors=True)
+
+    def delete(self, job):
+        job.deleted = True
+        self.store.save_job(job)
+        shutil.rmtree(self.store.media_dir(job.id), ignore_errors=True)
+
+
+async def _sleep_until(moment):
+    delay = moment - time.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+def mask(key):
+    return key[:5] + "*" * 4 + key[-4:] if len(key) > 10 else "*" * len(key)

@@ -1,0 +1,103 @@
+// The studio page's behaviour (the CSP forbids inline scripts): sizes that follow the model, and the centre-crop
+// preview of a reference image whose pixel size differs from the video's. Everything here is a convenience: the
+// server checks the size against the model and crops the image itself, with or without this script.
+(function () {
+  "use strict";
+
+  function form() { return document.getElementById("submit-form"); }
+
+  function modelSizes(container) {
+    try { return JSON.parse(container.getAttribute("data-sizes") || "{}"); } catch (e) { return {}; }
+  }
+
+  // Only the sizes the chosen model renders are offered; if the chosen size is not one of them, the first is.
+  function syncSizes() {
+    var f = form();
+    if (!f) return;
+    var container = f.querySelector("[data-sizes]");
+    var model = f.querySelector("select[name=model]");
+    var size = f.querySelector("select[name=size]");
+    if (!container || !model || !size) return;
+    var allowed = modelSizes(container)[model.value];
+    if (!allowed) return;
+    Array.prototype.forEach.call(size.options, function (option) {
+      var ok = allowed.indexOf(option.value) !== -1;
+      option.hidden = !ok;
+      option.disabled = !ok;
+    });
+    if (allowed.indexOf(size.value) === -1) size.value = allowed[0];
+  }
+
+  function targetSize() {
+    var f = form();
+    var size = f && f.querySelector("select[name=size]");
+    if (!size) return null;
+    var parts = size.value.split("x");
+    return { width: parseInt(parts[0], 10), height: parseInt(parts[1], 10) };
+  }
+
+  var previewUrl = null;
+
+  function hideCrop(choice) {
+    choice.hidden = true;
+    var box = choice.querySelector("input[name=crop_reference]");
+    if (box) box.checked = false;
+  }
+
+  // Draw the centre of the image at the video's aspect ratio, as the server's Pillow crop will (ImageOps.fit).
+  function showPreview() {
+    var f = form();
+    if (!f) return;
+    var input = f.querySelector("input[name=reference_image]");
+    var choice = document.getElementById("crop-choice");
+    var preview = document.getElementById("crop-preview");
+    var want = targetSize();
+    if (!input || !choice || !preview || !want) return;
+    var file = input.files && input.files[0];
+    if (!file) {
+      // a reference the server kept from an earlier try shows the server's own preview; otherwise nothing
+      if (!f.querySelector("input[name=reference_token]")) hideCrop(choice);
+      return;
+    }
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = URL.createObjectURL(file);
+    var image = new Image();
+    image.onload = function () {
+      var w = image.naturalWidth, h = image.naturalHeight;
+      if (w === want.width && h === want.height) { hideCrop(choice); return; }
+      var ratio = want.width / want.height;
+      var sw = w, sh = h;
+      if (w / h > ratio) { sw = Math.round(h * ratio); } else { sh = Math.round(w / ratio); }
+      var sx = Math.round((w - sw) / 2), sy = Math.round((h - sh) / 2);
+      var canvas = document.createElement("canvas");
+      canvas.width = 320;
+      canvas.height = Math.max(1, Math.round(320 / ratio));
+      canvas.getContext("2d").drawImage(image, sx, sy, sw, sh, 0, 0, canvas.width, canvas.height);
+      preview.src = canvas.toDataURL("image/jpeg", 0.85);
+      var note = document.getElementById("crop-note");
+      if (note) {
+        note.textContent = "The image is " + w + "x" + h + " and the video " + want.width + "x" + want.height +
+          ": this is its centre, cropped to the video's shape; it will be resized to fit exactly.";
+      }
+      choice.hidden = false;
+    };
+    image.onerror = function () { hideCrop(choice); }; // not an image the browser reads: the server will say why
+    image.src = previewUrl;
+  }
+
+  // capture phase: the sizes are fixed before htmx (listening on the options block) asks for the estimate
+  document.addEventListener("change", function (event) {
+    var t = event.target;
+    if (!t || !t.closest || !t.closest("#submit-form")) return;
+    if (t.name === "model") syncSizes();
+  }, true);
+
+  document.addEventListener("change", function (event) {
+    var t = event.target;
+    if (!t || !t.closest || !t.closest("#submit-form")) return;
+    if (t.name === "reference_image" || t.name === "size" || t.name === "model") showPreview();
+  });
+
+  document.addEventListener("DOMContentLoaded", syncSizes);
+  document.addEventListener("htmx:afterSwap", syncSizes); // the form comes back after a submit or an error
+})();

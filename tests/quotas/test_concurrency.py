@@ -1,0 +1,133 @@
+"""Concurrent submissions cannot overspend: 50 submits through renders.services.submit against limits with room
+for exactly 10 are accepted exactly 10 times, and the books balance.
+
+Each scenario runs three ways: 50 threads in this process on PostgreSQL; the same split over two spawned
+processes on PostgreSQL; and two spawned processes on a SQLite file (the `make run` default). The submitters
+start together behind one barrier (a multiprocessing barrier across the processes), each on its own database
+connection, and nothing but the database guards the path.
+"""
+
+import multiprocessing
+import shutil
+import threading
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+
+from tests.quotas import concurrency as race
+
+SCENARIOS = list(race.SCENARIOS)
+
+
+def assert_exactly_the_room(name, outcomes, books, enqueued):
+    errors = [outcome for outcome in outcomes if outcome[0] == "error"]
+    assert errors == []
+    assert len(outcomes) == race.SUBMITTERS
+    assert len({conn for _, _, conn in outcomes}) == race.SUBMITTERS  # one connection per submitter
+    accepted = sorted(render_id for outcome, render_id, _ in outcomes if outcome == "accepted")
+    refused = [(code, message) for code, message, _ in outcomes if code != "accepted"]
+    assert len(accepted) == race.ROOM
+    # every refusal names the limit under test, with a message for the user
+    assert {code for code, _ in refused} == {name}
+    assert all(message for _, message in refused)
+    # the books: 10 renders and 10 reservations, nothing of the 40 refused, and the counters equal the ledger
+    assert books["renders"] == accepted
+    assert books["reservations"] == books["reserve_entries"] == race.ROOM
+    assert books["ledger"] == {"seconds": 4000 * race.ROOM, "cents": 40 * race.ROOM, "slots": race.ROOM}
+    assert books["user_counters"] == {"seconds": 4000 * race.ROOM, "cents": 40 * race.ROOM}
+    assert books["project_cents"] == 40 * race.ROOM
+    assert books["in_flight"] == race.ROOM
+    assert books["imbalances"] == []
+    # exactly one create enqueued per accepted render (on commit: a refused submit sends nothing)
+    assert sorted(enqueued) == accepted
+
+
+def spawn(target, *args):
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    process = ctx.Process(target=target, args=(*args, results))
+    process.start()
+    result = results.get(timeout=240)
+    process.join(timeout=60)
+    return result
+
+
+def race_in_two_processes(env, jobs):
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(len(jobs))
+    results = ctx.Queue()
+    # both processes get both authors where there are two (jobs alternate alice, bob)
+    shares = [jobs[0::2], jobs[1::2]] if len({user for user, _ in jobs}) == 1 else [jobs[0::4] + jobs[1::4],
+                                                                                      jobs[2::4] + jobs[3::4]]
+    processes = [ctx.Process(target=race.process_main, args=(env, share, barrier, results)) for share in shares]
+    for process in processes:
+        process.start()
+    outcomes = []
+    for _ in processes:
+        outcomes += results.get(timeout=300)
+    for process in processes:
+        process.join(timeout=60)
+    assert [process.exitcode for process in processes] == [0, 0]
+    return outcomes
+
+
+def child_env(var_dir, database_url):
+    # no REDIS_URL: the children enqueue into kombu's filesystem broker under var_dir, where the test reads it
+    return {"DATABASE_URL": database_url, "REDIS_URL": None, "SORAWEB_VAR_DIR": str(var_dir),
+            "SORAWEB_TESTING": "1", "DJANGO_SETTINGS_MODULE": "soraweb.settings",
+            "QUOTA_DEFAULT_PROJECT_BUDGET_USD": ""}
+
+
+def postgres_url():
+    s = connection.settings_dict
+    auth = quote(s["USER"]) + (f":{quote(s['PASSWORD'])}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("the PostgreSQL proof needs DATABASE_URL=postgres://...; the SQLite one runs below regardless")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_it_accepts_exactly_the_room_from_50_threads_on_postgres(postgres, name, monkeypatch):
+    from renders import tasks
+
+    enqueued = []
+    # the broker is not under test here; the child-process runs below use a real one and read it back
+    monkeypatch.setattr(tasks.create_render, "delay", enqueued.append)
+    jobs = race.prepare(name)
+    outcomes = race.run_threads(jobs, threading.Barrier(len(jobs)))
+    assert_exactly_the_room(name, outcomes, race.summary(), enqueued)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_it_accepts_exactly_the_room_from_two_processes_on_postgres(postgres, name, tmp_path):
+    jobs = race.prepare(name)
+    outcomes = race_in_two_processes(child_env(tmp_path, postgres_url()), jobs)
+    assert_exactly_the_room(name, outcomes, race.summary(), race.queued_render_ids(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def sqlite_template(tmp_path_factory):
+    """A migrated SQLite file (WAL, IMMEDIATE transactions: the settings' default) holding every scenario's
+    users and projects; each test races on its own copy."""
+    var_dir = tmp_path_factory.mktemp("sqlite-template")
+    env = child_env(var_dir, None)
+    jobs = spawn(race.prepare_main, env, SCENARIOS)
+    assert "error" not in jobs, jobs
+    return var_dir / "soraweb.sqlite3", jobs
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_it_accepts_exactly_the_room_from_two_processes_on_sqlite(sqlite_template, name, tmp_path):
+    template, jobs = sqlite_template
+    shutil.copy(template, tmp_path / "soraweb.sqlite3")
+    env = child_env(tmp_path, None)
+    outcomes = race_in_two_processes(env, jobs[name])
+    books = spawn(race.summary_main, env)
+    assert_exactly_the_room(name, outcomes, books, race.queued_render_ids(tmp_path))

@@ -1,0 +1,147 @@
+"""The webhook endpoint: verified first on the raw body; bad or stale deliveries get 400 and write nothing;
+a delivery has one effect however often (and however concurrently) it arrives."""
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+from django.test import Client
+from standardwebhooks import Webhook
+
+from renders.models import WebhookDelivery
+
+SECRET = "whsec_RdvaYFYUXuIFuEbvZHwMfYFhUf7aMYjYcmM24+Aj40c="
+OTHER_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk="
+
+
+def body_for(video_id="video_abc", event_type="video.completed"):
+    return json.dumps({"id": "evt_1", "object": "event", "created_at": int(time.time()), "type": event_type,
+                       "data": {"id": video_id}})
+
+
+def signed(body, *, secret=SECRET, msg_id="wh_1", at=None):
+    at = int(time.time()) if at is None else at
+    signature = Webhook(secret).sign(msg_id, datetime.fromtimestamp(at, tz=UTC), body)
+    return {"webhook-id": msg_id, "webhook-timestamp": str(at), "webhook-signature": signature}
+
+
+def post(client, key, body, headers):
+    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
+    return client.post(f"/webhooks/{key.webhook_uuid}/", body, content_type="application/json", **extra)
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    calls = []
+    monkeypatch.setattr("renders.tasks.apply_webhook.delay", lambda *a: calls.append(a))
+    return calls
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_valid_delivery_stores_it_and_enqueues_the_fetch(
+        client, key, enqueued, django_capture_on_commit_callbacks):
+    body = body_for()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, key, body, signed(body))
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.api_key, delivery.webhook_id, delivery.video_id, delivery.event_type) == (
+        key, "wh_1", "video_abc", "video.completed")
+    assert delivery.applied_at is None
+    assert enqueued == [(delivery.pk,)]
+
+
+def _bad_cases(key):
+    body = body_for()
+    now = int(time.time())
+    good = signed(body)
+    return {
+        "missing headers": (body, {}),
+        "missing signature": (body, {k: v for k, v in good.items() if k != "webhook-signature"}),
+        "bad signature": (body, signed(body, secret=OTHER_SECRET)),
+        "too old": (body, signed(body, at=now - 301)),
+        "in the future": (body, signed(body, at=now + 301)),
+        "tampered body": (body.replace("video_abc", "video_xyz"), good),
+        "malformed signature": (body, {**good, "webhook-signature": "garbage"}),
+        "bad base64": (body, {**good, "webhook-signature": "v1,@@@"}),
+        "bad timestamp": (body, {**good, "webhook-timestamp": "soon"}),
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("case", list(_bad_cases(None)))
+def test_it_refuses_a_bad_delivery_with_400_a_log_line_and_no_write(client, key, enqueued, case, caplog):
+    body, headers = _bad_cases(key)[case]
+    with caplog.at_level("WARNING", logger="renders.webhooks"):
+        response = post(client, key, body, headers)
+    assert response.status_code == 400
+    assert not WebhookDelivery.objects.exists()
+    assert enqueued == []
+    assert any("webhook refused" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_unknown_key_uuid(client, key, enqueued):
+    body = body_for()
+    response = client.post("/webhooks/00000000-0000-4000-8000-000000000000/", body,
+                           content_type="application/json",
+                           **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in signed(body).items()})
+    assert response.status_code == 400
+    assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_get(client, key):
+    assert client.get(f"/webhooks/{key.webhook_uuid}/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_header_with_two_signatures_of_which_one_is_valid(client, key, enqueued):
+    body = body_for()
+    headers = signed(body)
+    wrong = signed(body, secret=OTHER_SECRET)["webhook-signature"]
+    headers["webhook-signature"] = f"{wrong} {headers['webhook-signature']}"
+    assert post(client, key, body, headers).status_code == 200
+    assert WebhookDelivery.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_same_delivery_twice_has_one_effect(client, key, enqueued, django_capture_on_commit_callbacks):
+    body = body_for()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = post(client, key, body, signed(body))
+    with django_capture_on_commit_callbacks(execute=True):
+        # the sender's retry: the same webhook-id, signed afresh with a new timestamp
+        again = post(client, key, body, signed(body, at=int(time.time()) + 1))
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == {"status": "duplicate"}
+    assert WebhookDelivery.objects.count() == 1
+    assert len(enqueued) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_delivery_concurrently_has_one_effect(key, enqueued):
+    body = body_for()
+    headers = signed(body, msg_id="wh_race")
+    barrier = threading.Barrier(6)
+    results = []
+
+    def deliver():
+        from django.db import connection
+
+        try:
+            barrier.wait()
+            results.append(post(Client(), key, body, headers).json()["status"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["accepted"] + ["duplicate"] * 5
+    assert WebhookDelivery.objects.count() == 1
+    assert len(enqueued) == 1
