@@ -87,6 +87,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--renders", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--explain", action="store_true", help="print the query plans of the history's queries")
     args = parser.parse_args()
 
     setup_test_environment()
@@ -162,6 +163,8 @@ def run(args):
         rows.append([name, *timed(client, requests, args.repeat)])
 
     small, large = projects
+    if args.explain:
+        explain(projects[large], alice, bob)
     print()
     print(f"server time per request: median (best) of {args.repeat}, and queries (database: {connection.vendor})")
     print(f"{'':38} {small + ' renders':>24} {large + ' renders':>24}  ratio of medians")
@@ -172,6 +175,19 @@ def run(args):
     verdict = "meets" if page_ratio <= 1.5 else "MISSES"
     print(f"\nthe project page at {large} renders costs {page_ratio:.2f}x the page at {small}: {verdict} the 1.5x "
           "target")
+
+
+def explain(project, alice, bob):
+    from renders import history
+    from renders.history import Filters
+
+    for label, filters in (("unfiltered", Filters()), ("completed by bob", Filters(status="completed", author=bob.pk)),
+                           ("favourites", Filters(favourites=True)), ("in flight", Filters(status="in_flight")),
+                           ("search", Filters(q="lighthouse"))):
+        queryset = history.filtered(project, alice, filters).order_by("-pk")[: history.PAGE_SIZE + 1]
+        print(f"\n-- plan of the page query, {label}:\n{queryset.explain(analyze=True)}")
+    print(f"\n-- plan of the slow poll's cursor:\n"
+          f"{history.Render.objects.visible().filter(project=project).order_by('-pk')[:1].explain(analyze=True)}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, Max, OuterRef
+from django.utils import timezone
 
 from renders.models import Favourite, Render
 from renders.states import FINAL, IN_FLIGHT, Status
@@ -145,11 +146,28 @@ def page(project, user, filters, *, before=None, after=None, size=PAGE_SIZE):
 
 def decorate(renders):
     """Facts a card shows that are pure functions of the row (no query)."""
+    now = timezone.now()
     for render in renders:
         render.is_portrait = render.size in PORTRAIT_SIZES
         render.is_in_flight = render.status in IN_FLIGHT
         render.shown_cost = render.charged_usd if render.status in FINAL else render.cost_estimate_usd
+        render.age = short_age(render.created_at, now)
     return renders
+
+
+def short_age(when, now):
+    """"just now", "5 min ago", "3 h ago", "2 d ago", then the date: short enough for a card's footer."""
+    seconds = (now - when).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    if seconds < 7 * 86400:
+        return f"{int(seconds // 86400)} d ago"
+    local = timezone.localtime(when)
+    return f"{local.day} {local:%b %Y}" if local.year != timezone.localtime(now).year else f"{local.day} {local:%b}"
 
 
 def by_ids(project, user, ids):

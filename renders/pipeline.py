@@ -349,18 +349,21 @@ def download(render_id):
             if wait > 0:
                 return release(render, status=Status.DOWNLOADING, after=wait)
             Render.objects.filter(pk=render.pk).update(heartbeat_at=timezone.now())  # still here, next file
-            field = getattr(render, field_name)
+            storage = getattr(render, field_name).storage
             with tempfile.TemporaryFile() as tmp, key.client() as client:
                 result = client.download(render.provider_video_id, HeartbeatFile(tmp, render.pk), variant=variant)
                 tmp.seek(0)
-                # a stable name: a rerun replaces what an interrupted run may have left
-                name = asset_path(render, filename)
-                if field.storage.exists(name):
-                    field.storage.delete(name)
-                field.save(filename, File(tmp, name=filename), save=False)
-            if not render.update_if(status=Status.DOWNLOADING, **{field_name: field.name}):
-                field.storage.delete(field.name)
-                return
+                # only complete files reach storage, each under a name of its own (never over another's)
+                name = storage.save(asset_path(render, filename), File(tmp, name=filename))
+            stored = Render.objects.filter(pk=render.pk, status=Status.DOWNLOADING, **{field_name: ""}).update(
+                **{field_name: name}, updated_at=timezone.now())
+            if not stored:  # canceled by an expiry, or another worker stored this file first: keep theirs
+                storage.delete(name)
+                render.refresh_from_db()
+                if render.status != Status.DOWNLOADING:
+                    return
+                continue
+            setattr(render, field_name, name)
             render.note(EventKind.REQUEST, f"Stored the {variant} ({result.bytes:,} bytes).", source="worker",
                         request_id=result.request_id)
         try:

@@ -168,7 +168,7 @@ def resync_job_slots():
     fixed = 0
     for key_id, counted in KeyLimit.objects.values_list("key_id", "jobs_in_flight"):
         truth = held.get(key_id, 0)
-        if counted != truth and not _creating(key_id):
+        if counted != truth and not _creating():
             limiter.set_jobs_in_flight(key_id, truth)
             fixed += 1
     return fixed
@@ -180,7 +180,7 @@ def _count():
     return Count("pk")
 
 
-def _creating(key_id):
+def _creating():
     # renders being claimed for a create right now (a key is being chosen): the counter may be ahead of
     # the renders for a moment, so leave it alone this round
     fresh = timezone.now() - timedelta(seconds=settings.RENDER_HEARTBEAT_STALE_SECONDS)

@@ -90,7 +90,7 @@ FAILURES = {
     "no_usable_key": ("No usable provider key",
                       "Every key that could take this render was disabled, invalid or busy for too long. Ask an "
                       "admin to check the keys, then try again."),
-    "provider_unavailable": ("The provider is down", "The provider kept failing. Try again in a while."),
+    "provider_unavailable": ("The provider is down", "Try again in a while."),
     "deadline": ("The provider did not finish in time", "The provider may be overloaded. Try again in a while."),
     "outcome_unknown": ("The provider never confirmed the job",
                         "Nothing was charged. Try again; the provider may have been unreachable."),

@@ -62,7 +62,7 @@ def _estimate_context(estimate, problem):
         if limit.limit is None:
             continue
         if limit.unit == "renders":
-            text = f"{limit.used} of {limit.limit} in flight"
+            text = f"{limit.used} of {limit.limit}"
         else:
             text = f"{limit.fmt(limit.remaining)} left of {limit.fmt(limit.limit)}"
         lines.append({"label": limit.label, "text": text, "ok": limit.ok})
@@ -269,7 +269,8 @@ def user_settings(request):
     """The user's own settings: whether notices also come by email."""
     instance = NotificationSettings.objects.filter(user=request.user).first() or NotificationSettings(
         user=request.user)
-    form = NotificationSettingsForm(request.POST or None, instance=instance)
+    # not `request.POST or None`: unticking the only box posts an empty form, which must still be saved
+    form = NotificationSettingsForm(request.POST if request.method == "POST" else None, instance=instance)
     if request.method == "POST" and form.is_valid():
         saved = form.save(commit=False)
         saved.updated_at = timezone.now()

@@ -3,17 +3,26 @@
 import logging
 import sys
 
-import uvicorn
-
-from .app import create_app
 from .config import parse_config
 
 
+class _QuietCutOffs(logging.Filter):
+    """The cut-off faults end responses early on purpose; uvicorn would report each one as an error."""
+
+    def filter(self, record):
+        return "returned without completing response" not in record.getMessage()
+
+
 def main(argv=None):
-    config = parse_config(argv)
+    config = parse_config(argv)  # before the heavy imports, so --help and bad options answer at once
+    import uvicorn
+
+    from .app import create_app
+
     logging.basicConfig(
         level=config.log_level.upper(), format="sorasim %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("uvicorn.error").addFilter(_QuietCutOffs())
     app = create_app(config)
     print(
         f"sorasim: http://{config.host}:{config.port}/v1 (admin /_sim/), keys: {', '.join(config.api_keys)}, "

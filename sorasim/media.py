@@ -8,7 +8,9 @@ the event loop only waits on them.
 """
 
 import asyncio
+import concurrent.futures
 import hashlib
+import multiprocessing
 import os
 import shutil
 import struct
@@ -202,14 +204,34 @@ def assets_ready(job_dir):
     return all((job_dir / name).exists() for name, _ in ASSETS.values())
 
 
-async def render(spec, job_dir, semaphore, running):
+def _die_with_parent():
+    """Pool workers end with the server even when it is killed outright (Linux; elsewhere a no-op)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def pillow_pool(workers):
+    """Processes for the Pillow work: in a thread of the server it would hold the GIL in slices of up to 5 ms,
+    which the event loop would feel as latency on every request arriving meanwhile."""
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent
+    )
+
+
+async def render(spec, job_dir, semaphore, running, pool=None):
     """Encode the assets into job_dir (atomically: a temp folder renamed into place). `running` collects the
-    live ffmpeg processes so shutdown can kill them."""
+    live ffmpeg processes so shutdown can kill them; `pool` runs the Pillow work (a thread when None)."""
     job_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix=".encode-", dir=job_dir))
     try:
         async with semaphore:
-            card_path, ref_path = await asyncio.to_thread(_prepare_inputs, spec, workdir)
+            prepare = asyncio.get_running_loop().run_in_executor(pool, _prepare_inputs, spec, workdir)
+            card_path, ref_path = await prepare
             cmd = ffmpeg_command(spec, card_path, ref_path, workdir)
             proc = await asyncio.create_subprocess_exec(
                 *cmd,

@@ -60,11 +60,13 @@ class Simulator:
         self.tasks = set()
         self.encoding = set()  # live ffmpeg processes
         self.semaphore = None
+        self.pillow = None
         self.started_at = time.time()
 
     # lifecycle
     async def start(self):
         self.semaphore = asyncio.Semaphore(self.config.encode_workers)
+        self.pillow = media.pillow_pool(1)  # Pillow work is short; its process starts on first use
         self.store.load()
         for name in self.config.api_keys:
             if name not in self.store.keys:
@@ -91,6 +93,7 @@ class Simulator:
             if proc.returncode is None:
                 proc.kill()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.pillow.shutdown(wait=True, cancel_futures=True)
         await self.webhooks.close()
         if self._tmp_media:
             shutil.rmtree(self._tmp_media, ignore_errors=True)
@@ -275,7 +278,7 @@ class Simulator:
             media=self.config.media,
             pad_mb=self.config.pad_mb,
         )
-        await media.render(spec, folder, self.semaphore, self.encoding)
+        await media.render(spec, folder, self.semaphore, self.encoding, self.pillow)
 
     def _complete(self, job):
         job.status = "completed"

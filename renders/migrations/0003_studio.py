@@ -1,13 +1,34 @@
 # The studio page: favourites, notification settings and notices; and the indexes its history reads.
 #
 # The Render indexes are the studio's own (keyset pages on the id, newest first, of the visible renders of one
-# project, optionally narrowed by status or author). They are created in the database only: Render's Meta
+# project, optionally narrowed by status or author; on PostgreSQL a trigram index for the search in prompts).
+# They are created in the database only: Render's Meta
 # belongs to the pipeline, so the migration state leaves them out (makemigrations stays quiet about them).
 
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
-from django.db import migrations, models
+from django.db import DatabaseError, migrations, models, transaction
+
+
+def create_prompt_search_index(apps, schema_editor):
+    """PostgreSQL: a trigram index for the history's search in prompts (icontains is UPPER(prompt) LIKE '%...%',
+    which no b-tree serves). The extension is a trusted one, but where it cannot be created the search still
+    works, as a scan of the project's prompts. SQLite: nothing (the same scan)."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    try:
+        with transaction.atomic(using=schema_editor.connection.alias):
+            schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except DatabaseError:
+        return
+    schema_editor.execute("CREATE INDEX IF NOT EXISTS render_prompt_trgm ON renders_render "
+                          "USING gin (UPPER(prompt) gin_trgm_ops) WHERE deleted_at IS NULL")
+
+
+def drop_prompt_search_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP INDEX IF EXISTS render_prompt_trgm")
 
 
 class Migration(migrations.Migration):
@@ -39,6 +60,7 @@ class Migration(migrations.Migration):
             ],
             state_operations=[],
         ),
+        migrations.RunPython(create_prompt_search_index, drop_prompt_search_index, elidable=False),
         migrations.CreateModel(
             name='NotificationSettings',
             fields=[

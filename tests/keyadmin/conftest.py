@@ -70,3 +70,40 @@ def eager_tasks():
     app.conf.task_always_eager = app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+def wait_for(check, timeout=60, every=0.25, what="the condition", worker=None):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(every)
+    log = ("\n" + worker.log()[-4000:]) if worker else ""
+    raise AssertionError(f"timed out waiting for {what}{log}")
+
+
+def wait_status(render, statuses, timeout=60, worker=None):
+    statuses = {statuses} if isinstance(statuses, str) else set(statuses)
+
+    def check():
+        render.refresh_from_db()
+        return render.status in statuses
+
+    try:
+        wait_for(check, timeout, what=f"render {render.pk} to reach {statuses}")
+    except AssertionError:
+        events = "\n".join(f"  {e.kind} {e.status_from}->{e.status_to} {e.message}" for e in render.events.all())
+        log = worker.log()[-4000:] if worker else ""
+        raise AssertionError(f"render {render.pk} is {render.status}\n{events}\n{log}") from None
+    return render
+
+
+def submit(user, project, prompt="a lighthouse keeper rotating the lamp", **kw):
+    from renders import services
+
+    values = {"model": "sora-2", "size": "720x1280", "seconds": 4}
+    values.update(kw)
+    return services.submit(user, project, prompt=prompt, **values)

@@ -102,14 +102,20 @@ def run_threads(jobs, barrier):
     return outcomes
 
 
-def process_main(env, jobs, barrier, results):
-    """A spawned process: its share of the submitters, as threads, behind the barrier shared by all processes."""
+def process_main(env, plan, barriers, results):
+    """A spawned process: for each scenario in turn, its share of the submitters as threads, behind that
+    scenario's barrier, which the other process's threads wait at too. Puts (scenario, outcomes) per scenario."""
+    done = set()
     try:
         setup_django(env)
-        results.put(run_threads(jobs, barrier))
+        for name, jobs in plan:
+            results.put((name, run_threads(jobs, barriers[name])))
+            done.add(name)
     except Exception as exc:
-        results.put([("error", repr(exc), None)])
-        barrier.abort()
+        for name, _ in plan:
+            if name not in done:
+                barriers[name].abort()
+                results.put((name, [("error", repr(exc), None)]))
 
 
 def prepare_main(env, names, results):
@@ -124,34 +130,40 @@ def prepare_main(env, names, results):
         results.put({"error": repr(exc)})
 
 
-def summary_main(env, results):
+def summary_main(env, jobs_by_name, results):
     try:
         setup_django(env)
-        results.put(summary())
+        results.put({name: summary(jobs) for name, jobs in jobs_by_name.items()})
     except Exception as exc:
         results.put({"error": repr(exc)})
 
 
-def summary():
-    """What the database holds after the race: renders, reservations, the ledger and the check's verdict."""
+def summary(jobs):
+    """What the database holds for one scenario (its users and project) after the race: renders, reservations,
+    the ledger, the counters, and the verdict of the balance check over the whole database."""
     from django.db.models import Sum
 
     from quotas.balance import imbalances
     from quotas.models import LedgerEntry, ProjectMonth, Reservation, UserMonth, UserSlots
     from renders.models import Render
 
-    ledger = LedgerEntry.objects.aggregate(seconds=Sum("seconds_reserved_ms"), cents=Sum("spend_reserved_cents"),
-                                           slots=Sum("slots"))
-    counters = UserMonth.objects.aggregate(seconds=Sum("seconds_reserved_ms"), cents=Sum("spend_reserved_cents"))
+    users = {user_id for user_id, _ in jobs}
+    project = jobs[0][1]
+    entries = LedgerEntry.objects.filter(project_id=project)
+    ledger = entries.aggregate(seconds=Sum("seconds_reserved_ms"), cents=Sum("spend_reserved_cents"),
+                               slots=Sum("slots"))
+    counters = UserMonth.objects.filter(user__in=users).aggregate(seconds=Sum("seconds_reserved_ms"),
+                                                                  cents=Sum("spend_reserved_cents"))
     problems, _ = imbalances()
     return {
-        "renders": sorted(Render.objects.values_list("pk", flat=True)),
-        "reservations": Reservation.objects.filter(state="held").count(),
-        "reserve_entries": LedgerEntry.objects.filter(kind="reserve").count(),
+        "renders": sorted(Render.objects.filter(project_id=project).values_list("pk", flat=True)),
+        "reservations": Reservation.objects.filter(project_id=project, state="held").count(),
+        "reserve_entries": entries.filter(kind="reserve").count(),
         "ledger": ledger,
         "user_counters": counters,
-        "project_cents": ProjectMonth.objects.aggregate(cents=Sum("spend_reserved_cents"))["cents"],
-        "in_flight": UserSlots.objects.aggregate(n=Sum("in_flight"))["n"],
+        "project_cents": ProjectMonth.objects.filter(project_id=project).aggregate(
+            cents=Sum("spend_reserved_cents"))["cents"],
+        "in_flight": UserSlots.objects.filter(user__in=users).aggregate(n=Sum("in_flight"))["n"],
         "imbalances": problems,
     }
 

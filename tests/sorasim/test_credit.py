@@ -52,6 +52,7 @@ def test_a_top_up_makes_creates_possible_again(sim, key, client):
 
 def test_a_failed_job_is_refunded(sim, key, client):
     sim.control.set_key(key, credit_usd=0.4)
+    sim.control.patch_faults(job_seconds=10)  # moderation fails the job after 1 s: time to see the charge
     video = client.videos.create(prompt="forbidden words")
     assert sim.control.key(key)["credit_usd"] == 0
     assert wait_for(client, video.id).status == "failed"

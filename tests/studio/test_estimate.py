@@ -20,7 +20,7 @@ def test_it_prices_the_options_and_shows_what_remains(client, bob, project, sett
     assert "<strong>$6.00</strong>" in html and "$0.50 a second" in html  # 12 s x $0.50
     assert "Video seconds this month: 300 s left of 300 s" in html
     assert "Spend this month: $50.00 left of $50.00" in html
-    assert "Renders in flight: 0 of 3 in flight" in html
+    assert "Renders in flight: 0 of 3<" in html
 
 
 def test_it_follows_the_quota_as_renders_are_submitted(client, bob, project, settings):

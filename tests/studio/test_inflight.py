@@ -10,6 +10,11 @@ from tests.studio.conftest import make_renders, star
 pytestmark = pytest.mark.django_db
 
 
+def card(html, pk):
+    """The markup of one card in an answer: from its id to the next card (or the end)."""
+    return html.split(f'id="render-{pk}"')[1].split('id="render-')[0]
+
+
 def poll(client, project, ids):
     return client.get(f"/projects/{project.pk}/inflight/", {"ids": ids}, HTTP_HX_REQUEST="true")
 
@@ -23,11 +28,11 @@ def test_it_refreshes_every_named_card_and_keeps_polling_while_one_is_in_flight(
     html = poll(client, project, [a.pk, b.pk, c.pk]).content.decode()
     assert html.lstrip().startswith('<div id="inflight-poll"') and 'data-poll="2"' in html
     assert html.count('hx-swap-oob="true"') == 3
-    card_a = html.split(f'id="render-{a.pk}"')[1].split("</li>")[0]
+    card_a = card(html, a.pk)
     assert 'value="70"' in card_a and 'class="inflight-id"' in card_a
-    card_c = html.split(f'id="render-{c.pk}"')[1].split("</li>")[0]
+    card_c = card(html, c.pk)
     assert "<progress" not in card_c and "Completed" in card_c and "inflight-id" not in card_c
-    card_b = html.split(f'id="render-{b.pk}"')[1].split("</li>")[0]
+    card_b = card(html, b.pk)
     assert 'aria-pressed="true"' in card_b  # the star stays the user's own
 
 
