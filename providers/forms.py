@@ -32,16 +32,21 @@ class KeyForm(forms.ModelForm):
         fields = ["name", "provider", "base_url", "secret", "webhook_secret", "rpm_limit", "max_concurrent",
                   "can_remix_endpoint", "can_remix_by_create", "has_webhooks", "projects"]
         labels = {
+            "base_url": "Base URL",
             "rpm_limit": "Requests per minute",
             "max_concurrent": "Jobs at once",
-            "can_remix_endpoint": "Remix by endpoint (POST /videos/{id}/remix)",
-            "can_remix_by_create": "Remix by create (POST /videos with remix_video_id)",
-            "has_webhooks": "The provider sends signed webhooks",
+            "can_remix_endpoint": "Remix by endpoint",
+            "can_remix_by_create": "Remix by create",
+            "has_webhooks": "Webhooks",
         }
         help_texts = {
+            "base_url": "The provider's API root, e.g. https://api.example.com/v1",
             "rpm_limit": "Our own ceiling, kept by the shared limiter before the provider has to say no. 0: none.",
             "max_concurrent": "Renders in flight on this key at once. 0: no limit.",
-            "base_url": "The provider's API root, e.g. https://api.example.com/v1",
+            "can_remix_endpoint": "The provider remixes a finished video at POST /videos/{id}/remix.",
+            "can_remix_by_create": "The provider takes remix_video_id on POST /videos.",
+            "has_webhooks": "The provider posts signed video.completed and video.failed webhooks to the URL shown "
+                            "once the key is saved. Without them, renders are polled.",
         }
 
     def __init__(self, *args, **kwargs):

@@ -369,26 +369,23 @@ class SubmitForm(forms.Form):
 
 
 class HistoryFilterForm(forms.Form):
-    """The history's filters, from the query string; a bad value is ignored rather than refused."""
+    """The history's filters and page cursors, from the query string; a bad value is ignored, not refused.
+    (The author select lists the project's members; any user id filters, so this needs no query.)"""
 
     q = forms.CharField(required=False, max_length=200, label="Search prompts")
     status = forms.ChoiceField(required=False, choices=[("", "Any status")] + [
         (key, label) for key, (label, _statuses) in STATUS_FILTERS.items()])
     model = forms.ChoiceField(required=False, choices=[])
-    author = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, choices=[])
     favourites = forms.BooleanField(required=False, label="My favourites")
     before = forms.IntegerField(required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput)
     after = forms.IntegerField(required=False, min_value=1, max_value=2**62, widget=forms.HiddenInput)
 
-    def __init__(self, *args, members=(), **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["model"].choices = [("", "Any model")] + [(m, m) for m in settings.RENDER_MODELS]
-        self.fields["author"].choices = [("", "Anyone")] + [
-            (m.user_id, m.user.get_full_name() or m.user.get_username()) for m in members]
 
     def filters(self):
-        """The cleaned filters; a value that does not parse is dropped. The author is any user id (filtering
-        by someone who left the project is fine), so this needs no query for the member list."""
+        """The cleaned filters; a value that does not parse is dropped."""
         if not self.is_bound:
             return Filters()
         data = {}

@@ -102,7 +102,6 @@ class Page:
     filters: Filters
     newer: int | None = None  # the `after` cursor of the newer page, if there is one
     older: int | None = None  # the `before` cursor of the older page, if there is one
-    first: bool = True  # the newest page: new renders belong at its top
     in_flight_ids: list = field(default_factory=list)
 
     @property
@@ -130,7 +129,7 @@ def page(project, user, filters, *, before=None, after=None, size=PAGE_SIZE):
         has_newer = len(rows) > size
         rows = rows[:size][::-1]
         result = Page(rows, filters, newer=rows[0].pk if rows and has_newer else None,
-                      older=rows[-1].pk if rows else None, first=not has_newer)
+                      older=rows[-1].pk if rows else None)
     else:
         if before:
             renders = renders.filter(pk__lt=before)
@@ -138,7 +137,7 @@ def page(project, user, filters, *, before=None, after=None, size=PAGE_SIZE):
         has_older = len(rows) > size
         rows = rows[:size]
         result = Page(rows, filters, newer=rows[0].pk if rows and before else None,
-                      older=rows[-1].pk if rows and has_older else None, first=not before)
+                      older=rows[-1].pk if rows and has_older else None)
     decorate(result.renders)
     result.in_flight_ids = [r.pk for r in result.renders if r.status in IN_FLIGHT]
     return result

@@ -2,17 +2,28 @@
 
 Each step re-reads the render, claims it with a conditional UPDATE (the heartbeat: a worker holds it) and
 returns quietly when there is nothing to do, so a duplicate or late message is harmless. A step that has to
-wait never sleeps: it sets `next_attempt_at`, which the periodic dispatcher turns into the next task.
+wait never sleeps: it sets `next_attempt_at`, which the periodic dispatcher turns into the next task. Every
+message carries the `next_attempt_at` it was sent for (its `due`), and only that one may claim the render: a
+stale duplicate cannot cut a backoff or a rate-limit wait short.
+
+What each provider error does (issue 8): a rate limit pauses the key for every worker until the provider's wait
+plus jitter; out of credit and an invalid key mark the key at once, and renders not yet created move to another
+usable key or wait for one (a remix only for its parent's key), while jobs already accepted go on being tracked
+and stored with their own key, which waits for the key when it is refused; 5xx, connect errors and timeouts
+are retried with exponential backoff and jitter, then fail with a reason (refunded); a create whose outcome is
+unknown is never sent again (the reconciler decides); 400, 404 and moderation fail at once with the provider's
+words, refunded.
 """
 
+import functools
 import logging
 import random
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+import httpx
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
@@ -32,7 +43,7 @@ from providers.errors import (
     RateLimited,
     VideoNotFound,
 )
-from providers.models import ApiKey
+from providers.models import ApiKey, KeyState
 from providers.mp4 import Mp4Error, Mp4Scanner
 from renders import services
 from renders.models import VARIANTS, EventKind, Render, WebhookDelivery, asset_path
@@ -49,13 +60,19 @@ def _stale_before():
     return timezone.now() - timedelta(seconds=settings.RENDER_HEARTBEAT_STALE_SECONDS)
 
 
-def claim(render_id, statuses):
+def claim(render_id, statuses, due=None):
     """Hold the render for this worker: a conditional UPDATE that only one worker wins while the render
-    has one of `statuses` and no live worker holds it. Returns the render, or None (nothing to do)."""
+    has one of `statuses` and no live worker holds it. Returns the render, or None (nothing to do).
+
+    `due` (an ISO timestamp, from the message) is the next_attempt_at the message was sent for: when given, the
+    render must still have it, so a message that a newer wait (a backoff, a rate-limit pause) or a newer dispatch
+    has made stale claims nothing."""
     now = timezone.now()
+    rows = Render.objects.filter(pk=render_id, status__in=statuses)
+    if due is not None:
+        rows = rows.filter(next_attempt_at=services.parse_due(due))
     claimed = (
-        Render.objects.filter(pk=render_id, status__in=statuses)
-        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before()))
+        rows.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before()))
         .update(heartbeat_at=now, next_attempt_at=None)
     )
     if not claimed:
@@ -69,11 +86,37 @@ def release(render, *, status, after=None, **fields):
                      **fields)
 
 
+def _jitter(wait):
+    # not every render (nor every worker) comes back at the same instant
+    return wait + random.uniform(0, max(wait * 0.1, 0.2))
+
+
 def _rate_limited(key, exc):
-    wait = (exc.retry_after if exc.retry_after is not None else settings.RENDER_RETRY_BASE_SECONDS)
-    wait += random.uniform(0, max(wait * 0.1, 0.2))  # jitter: not every worker comes back at the same instant
+    """A 429 rate limit: pause the key for every worker until the provider's wait plus jitter; returns the wait."""
+    wait = _jitter(exc.retry_after if exc.retry_after is not None else settings.RENDER_RETRY_BASE_SECONDS)
     limiter.pause(key.pk, wait, f"rate limited: {exc}")
     return wait
+
+
+def _key_refused(key, exc):
+    """The provider refused the key itself on a call about an accepted job (401, or a billing error): mark the key,
+    and return the seconds to wait for someone to fix it. Not a fault of the job: no try is counted against it."""
+    if isinstance(exc, InvalidKey):
+        key.mark_invalid(exc)
+    else:
+        key.mark_out_of_credit(exc)
+    return _jitter(settings.RENDER_KEY_RETRY_SECONDS)
+
+
+@functools.cache
+def _ssl_context():
+    # httpx builds a fresh SSL context (reading the whole CA bundle) for every client: 100+ ms of CPU a call
+    return httpx.create_ssl_context()
+
+
+def provider_client(key):
+    """A VideoClient for the key, on a transport that shares this process's SSL context."""
+    return key.client(transport=httpx.HTTPTransport(verify=_ssl_context()))
 
 
 # --- keys --------------------------------------------------------------------------------------------
@@ -101,7 +144,8 @@ def choose_key(render):
     pool = key_pool(render)
     if not pool:
         return KeyChoice(wait=settings.RENDER_KEY_RETRY_SECONDS, reason="No provider key serves this project.")
-    usable = [key for key in pool if key.takes_new_work]
+    # a key paused by a 429 is still usable: the limiter answers with the rest of its pause
+    usable = [key for key in pool if key.takes_new_work or key.state == KeyState.RATE_LIMITED]
     if render.remix_of_id:
         usable = [key for key in usable if key.can_remix_endpoint or key.can_remix_by_create]
     if not usable:
@@ -122,17 +166,17 @@ def choose_key(render):
             continue
         return KeyChoice(key=key)
     if waits:
-        return KeyChoice(wait=min(waits), reason="Waiting for the provider's rate limit.")
+        return KeyChoice(wait=_jitter(min(waits)), reason="Waiting for the provider's rate limit.")
     return KeyChoice(wait=settings.RENDER_KEY_RETRY_SECONDS,
                      reason=f"Waiting for a free slot: {', '.join(busy)} at the concurrency limit.")
 
 
 # --- create ------------------------------------------------------------------------------------------
 
-def send_create(render_id):
+def send_create(render_id, due=None):
     """Claim the render, take a key, store what the create will be BEFORE the POST, POST once, keep the id.
     When the outcome is unknown (sent, no answer) the create is never sent again: the reconciler settles it."""
-    render = claim(render_id, NOT_SENT)
+    render = claim(render_id, NOT_SENT, due)
     if render is None:
         return
     choice = choose_key(render)
@@ -151,7 +195,7 @@ def send_create(render_id):
         limiter.release_job_slot(key.pk)
         return
     try:
-        with key.client() as client:
+        with provider_client(key) as client:
             if render.remix_of_id:
                 by = "endpoint" if key.can_remix_endpoint else "create"
                 video = client.remix(render.remix_of.provider_video_id, render.prompt, by=by)
@@ -180,6 +224,13 @@ def _reference(render):
         ext, "application/octet-stream")
     with render.reference_image.open("rb") as f:
         return name, f.read(), content_type
+
+
+def _note_once(render, kind, message, *, source, request_id=""):
+    """One event per reason, not one per look: a key may stay refused or busy for a long time."""
+    last = render.events.filter(kind=kind).order_by("-pk").values_list("message", flat=True).first()
+    if last != message:
+        render.note(kind, message, source=source, request_id=request_id)
 
 
 def wait_for_key(render, choice):
@@ -238,9 +289,9 @@ def create_refused(render, key, exc):
 
 # --- track -------------------------------------------------------------------------------------------
 
-def poll(render_id):
+def poll(render_id, due=None):
     """Ask the provider about a job (the polling safety net), apply the news, schedule the next poll."""
-    render = claim(render_id, AT_PROVIDER)
+    render = claim(render_id, AT_PROVIDER, due)
     if render is None:
         return
     key = render.api_key
@@ -252,16 +303,20 @@ def poll(render_id):
     if wait > 0:
         return release(render, status=AT_PROVIDER, after=wait)
     try:
-        with key.client() as client:
+        with provider_client(key) as client:
             video = client.retrieve(render.provider_video_id)
     except VideoNotFound as exc:
         return services.mark_failed(render, "not_found", exc.message, source="poll", request_id=exc.request_id)
     except RateLimited as exc:
         return release(render, status=AT_PROVIDER, after=_rate_limited(key, exc))
+    except (InvalidKey, OutOfCredit) as exc:
+        # the job exists and is billed: wait for the key to be fixed (until the deadline), only its key can see it
+        wait = _key_refused(key, exc)
+        _note_once(render, EventKind.WAIT, f"The provider refused the key {key.name} ({exc.message}); checking on "
+                   "the job again once the key works.", source="poll", request_id=exc.request_id)
+        return release(render, status=AT_PROVIDER, after=wait)
     except ProviderError as exc:
         # keep asking (with backoff) until the deadline: the job exists and is billed either way
-        if isinstance(exc, InvalidKey):
-            key.mark_invalid(exc)
         attempts = render.attempts + 1
         render.note(EventKind.RETRY, f"Checking on the job failed ({exc.message}); trying again.", source="poll",
                     request_id=exc.request_id)
@@ -296,12 +351,18 @@ def apply_webhook(delivery_id):
         render.update_if(status=AT_PROVIDER, next_attempt_at=_after(wait))
         return
     try:
-        with key.client() as client:
+        with provider_client(key) as client:
             video = client.retrieve(delivery.video_id)
     except ProviderError as exc:
+        if isinstance(exc, RateLimited):
+            wait = _rate_limited(key, exc)
+        elif isinstance(exc, (InvalidKey, OutOfCredit)):
+            wait = _key_refused(key, exc)
+        else:
+            wait = services.retry_delay(1)
         render.note(EventKind.RETRY, f"Fetching the job after the webhook failed ({exc.message}); polling instead.",
                     source="webhook", request_id=exc.request_id)
-        render.update_if(status=AT_PROVIDER, next_attempt_at=_after(services.retry_delay(1)))
+        render.update_if(status=AT_PROVIDER, next_attempt_at=_after(wait))
         return
     services.apply_video(render, video, source="webhook")
 
@@ -332,13 +393,22 @@ def stored_duration(field):
     return scanner.finish()
 
 
-def download(render_id):
+def part_file(render, variant):
+    """Where a download streams to before it is complete: one name per render and variant, so a download resumed
+    after its worker was killed starts the same file over instead of leaving another one behind."""
+    folder = settings.RENDER_DOWNLOAD_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"render-{render.pk}-{variant}.part"
+
+
+def download(render_id, due=None):
     """Copy the video, thumbnail and spritesheet into storage (each only once), read the delivered duration
     from the stored MP4, complete and settle. A failure retries only the download, never the create."""
-    render = claim(render_id, [Status.DOWNLOADING])
+    render = claim(render_id, [Status.DOWNLOADING], due)
     if render is None:
         return
     key = render.api_key
+    part = None
     try:
         for variant, (field_name, _type, filename) in VARIANTS.items():
             if getattr(render, field_name):
@@ -347,16 +417,18 @@ def download(render_id):
                 return services.mark_failed(render, "expired", source="worker")
             wait = limiter.acquire_request(key.pk)
             if wait > 0:
-                return release(render, status=Status.DOWNLOADING, after=wait)
+                return release(render, status=Status.DOWNLOADING, after=_jitter(wait))
             Render.objects.filter(pk=render.pk).update(heartbeat_at=timezone.now())  # still here, next file
             storage = getattr(render, field_name).storage
-            with tempfile.TemporaryFile() as tmp, key.client() as client:
+            part = part_file(render, variant)
+            with open(part, "w+b") as tmp, provider_client(key) as client:  # w+: truncates what a killed run left
                 result = client.download(render.provider_video_id, HeartbeatFile(tmp, render.pk), variant=variant)
                 tmp.seek(0)
                 # only complete files reach storage, each under a name of its own (never over another's)
                 name = storage.save(asset_path(render, filename), File(tmp, name=filename))
+            part.unlink(missing_ok=True)
             stored = Render.objects.filter(pk=render.pk, status=Status.DOWNLOADING, **{field_name: ""}).update(
-                **{field_name: name}, updated_at=timezone.now())
+                **{field_name: name}, attempts=0, updated_at=timezone.now())  # progress: the tries start afresh
             if not stored:  # canceled by an expiry, or another worker stored this file first: keep theirs
                 storage.delete(name)
                 render.refresh_from_db()
@@ -364,6 +436,7 @@ def download(render_id):
                     return
                 continue
             setattr(render, field_name, name)
+            render.attempts = 0
             render.note(EventKind.REQUEST, f"Stored the {variant} ({result.bytes:,} bytes).", source="worker",
                         request_id=result.request_id)
         try:
@@ -378,15 +451,24 @@ def download(render_id):
     except VideoNotFound as exc:
         code = "expired" if render.provider_expires_at and render.provider_expires_at <= timezone.now() else "not_found"
         services.mark_failed(render, code, exc.message, source="worker", request_id=exc.request_id)
+    except (InvalidKey, OutOfCredit) as exc:
+        # the job is billed: wait for the key to be fixed (until the assets expire), only its key can fetch them
+        wait = _key_refused(key, exc)
+        _note_once(render, EventKind.WAIT, f"The provider refused the key {key.name} ({exc.message}); the download "
+                   "resumes once the key works.", source="worker", request_id=exc.request_id)
+        release(render, status=Status.DOWNLOADING, after=wait)
     except ProviderError as exc:  # incomplete download, provider fault: try the download again, with a cap
         attempts = render.attempts + 1
         if attempts >= settings.RENDER_MAX_ATTEMPTS:
             return services.mark_failed(render, "download_failed", exc.message, source="worker",
                                         request_id=exc.request_id)
         wait = services.retry_delay(attempts)
-        render.note(EventKind.RETRY, f"The download failed ({exc.message}); try {attempts + 1} in {wait:.0f} s.",
+        render.note(EventKind.RETRY, f"The download failed ({exc.message}); try {attempts + 1} in {wait:.1f} s.",
                     source="worker", request_id=exc.request_id)
         release(render, status=Status.DOWNLOADING, after=wait, attempts=attempts)
+    finally:
+        if part is not None:
+            part.unlink(missing_ok=True)  # never a partial file left behind by a download that ended
 
 
 def remove_files(render_id):
@@ -423,7 +505,14 @@ def dispatch_due():
     )
     sent = 0
     for pk, status, due_at in due:
-        if Render.objects.filter(pk=pk, next_attempt_at=due_at).update(next_attempt_at=lease):
-            task_for[status].delay(pk)
-            sent += 1
+        if not Render.objects.filter(pk=pk, next_attempt_at=due_at).update(next_attempt_at=lease):
+            continue
+        try:
+            task_for[status].delay(pk, services.due_token(lease))  # only this message may claim it (its `due`)
+        except Exception:  # the broker is down (e.g. Redis restarting): due again at the next tick, not a lease later
+            Render.objects.filter(pk=pk, next_attempt_at=lease).update(next_attempt_at=due_at)
+            log.warning("dispatch: the broker refused the task of render %s; trying again at the next tick", pk,
+                        exc_info=True)
+            break
+        sent += 1
     return sent

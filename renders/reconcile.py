@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from providers import limiter
 from providers.errors import ProviderError
-from renders import services
+from renders import pipeline, services
 from renders.models import EventKind, Render, prompt_hash
 from renders.states import IN_FLIGHT, NOT_SENT, Status
 
@@ -105,7 +105,7 @@ def settle_unknown_outcomes():
         if limiter.acquire_request(key.pk) > 0:
             continue  # next round
         try:
-            with key.client() as client:
+            with pipeline.provider_client(key) as client:
                 listed = []
                 for video in client.list(limit=100, order="desc"):
                     if video.created_at is not None and video.created_at < oldest:
@@ -135,8 +135,21 @@ def settle_unknown_outcomes():
                     adopted = False
                 done += adopted
             elif render.create_sent_at <= now - timedelta(seconds=settings.RENDER_RECONCILE_GIVE_UP_SECONDS):
-                done += services.mark_failed(render, "outcome_unknown", source="reconciler")
+                done += give_up(render)
     return done
+
+
+def give_up(render):
+    """Fail (and refund) a render whose create has no job in the provider's list after the give-up time. Only while
+    it is still unresolved: another reconciler pass (ticks may overlap) or the worker's late answer may have given it
+    its job a moment ago, and failing it then would refund a job the provider bills. The conditional UPDATE holds
+    the row until the commit, so an adoption running at the same moment waits for it and then finds it failed."""
+    with transaction.atomic():
+        if not Render.objects.filter(pk=render.pk, status=Status.SENDING, provider_video_id="",
+                                     heartbeat_at__isnull=True).update(updated_at=timezone.now()):
+            return False
+        render.refresh_from_db()
+        return services.mark_failed(render, "outcome_unknown", source="reconciler")
 
 
 def expire_unstored():

@@ -153,7 +153,7 @@ def submit(user, project, *, prompt, model=None, size=None, seconds=None, refere
             remix_of=remix_of, retry_of=retry_of, prompt_hash=prompt_hash(prompt),
             api_key=remix_of.api_key if remix_of is not None else None,
             created_at=now, updated_at=now,
-            # the safety net if the enqueued message is lost: the dispatcher sends it again after this
+            # the safety net if the enqueued message is lost (or the broker is down): the dispatcher sends it after this
             next_attempt_at=now + _seconds(settings.RENDER_DISPATCH_LEASE_SECONDS),
         )
         quotas.reserve(render)  # QuotaExceeded propagates: the transaction rolls back, nothing is created
@@ -164,7 +164,7 @@ def submit(user, project, *, prompt, model=None, size=None, seconds=None, refere
         what = "Remix submitted" if remix_of else "Retry submitted" if retry_of else "Submitted"
         render.events.create(kind=EventKind.SUBMITTED, status_to=render.status, source="user",
                              message=f"{what} by {user.get_username()}: {model}, {size}, {seconds} s.")
-        _enqueue_on_commit("create_render", render.pk)
+        _enqueue_on_commit("create_render", render.pk, due_token(render.next_attempt_at))
     return render
 
 
@@ -244,10 +244,31 @@ def transition(render, to, *, source, message="", request_id="", refund_reason=N
 
 
 def release_slot(render):
-    """Give the key's concurrency slot back, once (the flag is cleared by a conditional UPDATE)."""
+    """Give the key's concurrency slot back, once (the flag is cleared by a conditional UPDATE), and wake the render
+    that has waited longest for a slot of this key: it need not sit out RENDER_KEY_RETRY_SECONDS."""
     if render.api_key_id and Render.objects.filter(pk=render.pk, job_slot_held=True).update(job_slot_held=False):
         render.job_slot_held = False
         limiter.release_job_slot(render.api_key_id)
+        wake_next_waiting(render.api_key_id)
+
+
+def wake_next_waiting(key_id):
+    """Move the next attempt of the longest-waiting render this key may serve to now (the dispatcher sends it).
+    Only renders waiting for a key or a slot (no failed tries: a backoff after a provider fault is kept)."""
+    from providers.incidents import pool_filter
+    from providers.models import ApiKey
+
+    key = ApiKey.objects.filter(pk=key_id).first()
+    if key is None or not key.takes_new_work:
+        return False
+    now = timezone.now()
+    waiting = (Render.objects.filter(status=Status.WAITING, attempts=0, heartbeat_at__isnull=True,
+                                     next_attempt_at__gt=now).filter(pool_filter(key))
+               .order_by("next_attempt_at").values_list("pk", "next_attempt_at").first())
+    if waiting is None:
+        return False
+    pk, due = waiting
+    return bool(Render.objects.filter(pk=pk, next_attempt_at=due).update(next_attempt_at=now))
 
 
 def mark_failed(render, code, provider_message="", *, source, request_id="", refund_reason=None):
@@ -298,11 +319,13 @@ def apply_video(render, video, source):
                 code, provider_message = "unknown_status", f"status {video.status!r}"
             return mark_failed(render, code, provider_message, source=source, request_id=video.request_id or "")
         if target == Status.DOWNLOADING:
+            # the download is sent at once; should its message be lost, the dispatcher sends it after a lease
+            due = timezone.now() + _seconds(settings.RENDER_DISPATCH_LEASE_SECONDS)
             moved = transition(render, Status.DOWNLOADING, source=source, request_id=video.request_id or "",
                                message=f"Finished at the provider{via}; storing the video.", progress=100,
-                               next_attempt_at=timezone.now(), heartbeat_at=None, **extra)
+                               next_attempt_at=due, heartbeat_at=None, **extra)
             if moved:
-                _enqueue_on_commit("download_render", render.pk)
+                _enqueue_on_commit("download_render", render.pk, due_token(due))
             return moved
         progress = max(render.progress, min(int(video.progress or 0), 100))
         label = Status(target).label.lower()
@@ -388,9 +411,24 @@ def _from_unix(value):
     return datetime.fromtimestamp(value, tz=UTC) if value else None
 
 
+def due_token(when):
+    """The `due` a render's step message carries: the next_attempt_at it was sent for (see pipeline.claim)."""
+    return when.isoformat()
+
+
+def parse_due(token):
+    from datetime import datetime
+
+    return datetime.fromisoformat(token)
+
+
 def _enqueue_on_commit(task_name, *args):
-    """Send a task once the current transaction commits (ids only): a rolled back change sends nothing."""
+    """Send a task once the current transaction commits (ids only): a rolled back change sends nothing.
+
+    Robust: with the broker down (Redis restarting) the change stands and the error is logged; the render's
+    next_attempt_at (or, for a webhook, the polling safety net) brings the work back, so a submit never fails
+    for a broker hiccup."""
     from renders import tasks
 
     task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(*args))
+    transaction.on_commit(lambda: task.delay(*args), robust=True)

@@ -1,6 +1,9 @@
 """Thin Celery tasks taking ids only (JSON). Each re-reads and claims its render, so a rerun, a duplicate
 message or a late one is a no-op; acks_late (settings) with these idempotent bodies. Waits are never
-countdowns: a step that must wait sets next_attempt_at and the dispatcher sends the next task."""
+countdowns: a step that must wait sets next_attempt_at and the dispatcher sends the next task.
+
+The render steps also take `due`, the render's next_attempt_at when the message was sent (an ISO timestamp):
+only a message whose `due` the render still has may claim it (renders.pipeline.claim)."""
 
 from celery import shared_task
 
@@ -8,18 +11,18 @@ from renders import pipeline, reconcile
 
 
 @shared_task
-def create_render(render_id):
-    pipeline.send_create(render_id)
+def create_render(render_id, due=None):
+    pipeline.send_create(render_id, due)
 
 
 @shared_task
-def poll_render(render_id):
-    pipeline.poll(render_id)
+def poll_render(render_id, due=None):
+    pipeline.poll(render_id, due)
 
 
 @shared_task
-def download_render(render_id):
-    pipeline.download(render_id)
+def download_render(render_id, due=None):
+    pipeline.download(render_id, due)
 
 
 @shared_task

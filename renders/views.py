@@ -103,10 +103,10 @@ def _back_url(request, project):
     return reverse("studio", kwargs={"project_id": project.pk})
 
 
-def _page(request, membership, *, form=None, status=200):
+def _page(request, membership, *, form=None):
     project = membership.project
     members = _members(project)
-    filter_form = HistoryFilterForm(request.GET or None, members=members)
+    filter_form = HistoryFilterForm(request.GET or None)
     filters = filter_form.filters()
     listing = history.page(project, request.user, filters, before=filter_form.cursor("before"),
                            after=filter_form.cursor("after"))
@@ -120,7 +120,7 @@ def _page(request, membership, *, form=None, status=200):
         context.update(_form_context(request, project, form))
     # the slow poll of base.html shows teammates' renders newer than this
     context["history_cursor"] = history.latest_id(project)
-    return render(request, "renders/studio.html", context, status=status)
+    return render(request, "renders/studio.html", context)
 
 
 @login_required
@@ -173,7 +173,7 @@ def _submitted(request, membership, new):
     note = f"{label} It is at the top of the history." if shown else (
         f"{label} Your filters or page hide it: clear them to see it.")
     return render(request, "renders/studio.html#submitted", {
-        "project": project, "new": new, "shown": shown, "submitted_note": note, "polling": True,
+        "project": project, "new": new, "shown": shown, "submitted_note": note, "polling": shown,
         "back_url": _back_url(request, project), **_form_context(request, project, fresh)})
 
 
@@ -244,20 +244,21 @@ def notices_poll(request):
     notices.mark_seen(shown)
     context = {"notices": shown, "new_cards": [], "polling": False, "history_cursor": None}
     after = request.GET.get("after", "")
-    studio_page = _studio_of(request.htmx.current_url_abs_path) if request.htmx and after.isdigit() else None
+    after = int(after) if after.isdigit() and len(after) < 19 else None
+    studio_page = _studio_of(request.htmx.current_url_abs_path) if request.htmx and after is not None else None
     if studio_page is not None:
         project_id, query = studio_page
-        context["history_cursor"] = int(after)
+        context["history_cursor"] = after
         try:
             membership = get_membership(request.user, project_id)
         except (Http404, PermissionDenied):
             membership = None
         filters, before, page_after = _filters_of(query)
         if membership is not None and not before and not page_after:
-            new_cards = history.newer_from_teammates(membership.project, request.user, filters, int(after))
+            new_cards = history.newer_from_teammates(membership.project, request.user, filters, after)
             context.update(project=membership.project, new_cards=new_cards,
                            polling=any(r.is_in_flight for r in new_cards),
-                           history_cursor=max([int(after)] + [r.pk for r in new_cards]))
+                           history_cursor=max([after] + [r.pk for r in new_cards]))
             context["back_url"] = reverse("studio", kwargs={"project_id": project_id}) + (
                 "?" + query.urlencode() if query else "")
     return render(request, "renders/notices.html#poll_response", context)

@@ -53,18 +53,24 @@ def webhook(request, key_uuid):
     data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
     video_id = str(data.get("id") or "")[:100]
     event_type = str(payload.get("type") or "")[:64]
+    webhook_id = headers["webhook-id"][:200]
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
-                api_key=key, webhook_id=headers["webhook-id"][:200], event_type=event_type, video_id=video_id,
-                payload=payload,
+                api_key=key, webhook_id=webhook_id, event_type=event_type, video_id=video_id, payload=payload,
             )
             if video_id:
-                from renders import tasks
-
-                transaction.on_commit(lambda: tasks.apply_webhook.delay(delivery.pk))
+                _enqueue_apply(delivery.pk)
     except IntegrityError:
         # the same delivery again (a retry, or a concurrent duplicate): it has had its one effect
         return JsonResponse({"status": "duplicate"})
     return JsonResponse({"status": "accepted"})
+
+
+def _enqueue_apply(delivery_id):
+    from renders import tasks
+
+    # robust: with the broker down (Redis restarting) the delivery is stored and answered all the same; the render's
+    # safety-net poll (RENDER_POLL_WITH_WEBHOOKS_SECONDS) then brings the news
+    transaction.on_commit(lambda: tasks.apply_webhook.delay(delivery_id), robust=True)
 

@@ -47,7 +47,7 @@ def get_key(sim, name):
 
 @admin
 async def health(request, sim):
-    return JSONResponse({"ok": True, "version": __version__, "media": sim.config.media})
+    return JSONResponse({"ok": True, "version": __version__, "media": sim.config.media, "loop_lag": sim.loop_lag()})
 
 
 @admin

@@ -105,6 +105,7 @@ class Config:
     encode_workers: int = 1
     log_level: str = "info"
     faults: Faults = field(default_factory=Faults)
+    given: set = field(default_factory=set)  # options set on the command line or in the environment
 
 
 def _floats(text):
@@ -353,6 +354,8 @@ def parse_config(argv=None, environ=None):
                 parser.error(f"{env_name(flag)}={raw!r}: {exc}")
         if value is None:
             value = default() if callable(default) else default
+        else:
+            config.given.add(dest)
         if dest.startswith("faults."):
             faults[dest.removeprefix("faults.")] = value
         else:

@@ -241,11 +241,10 @@ async def render(spec, job_dir, semaphore, running, pool=None):
             )
             running.add(proc)
             try:
-                if spec.media == "real":  # long encodes yield to the API; fast ones are too short to matter
-                    try:
-                        os.setpriority(os.PRIO_PROCESS, proc.pid, 10)
-                    except OSError:
-                        pass
+                try:  # encodes yield to the API: polls stay fast however many renders are encoding
+                    os.setpriority(os.PRIO_PROCESS, proc.pid, 10)
+                except OSError:
+                    pass
                 _, stderr = await proc.communicate()
             finally:
                 running.discard(proc)

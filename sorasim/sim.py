@@ -5,6 +5,7 @@ loop makes them atomic); each accepted job gets one asyncio task that encodes it
 """
 
 import asyncio
+import collections
 import copy
 import logging
 import math
@@ -62,6 +63,7 @@ class Simulator:
         self.semaphore = None
         self.pillow = None
         self.started_at = time.time()
+        self.loop_lags = collections.deque(maxlen=1200)  # the last minute of event-loop lag samples
 
     # lifecycle
     async def start(self):
@@ -71,6 +73,8 @@ class Simulator:
         for name in self.config.api_keys:
             if name not in self.store.keys:
                 self.store.keys[name] = self.new_key(name)
+            else:
+                self._apply_start_options(self.store.keys[name])
         self.store.save_keys()
         await self.webhooks.start()
         now = time.time()
@@ -82,6 +86,7 @@ class Simulator:
             elif job.status == "completed":
                 self._schedule_expiry(job, now)
             self.webhooks.resume(job)
+        self.spawn(self._watch_loop())
         log.info(
             "sorasim ready: %d keys, %d jobs, media %s", len(self.store.keys), len(self.store.jobs), self.config.media
         )
@@ -98,6 +103,24 @@ class Simulator:
         if self._tmp_media:
             shutil.rmtree(self._tmp_media, ignore_errors=True)
 
+    async def _watch_loop(self, period=0.05):
+        """Measure how late the event loop wakes up: the delay every request would see on top of its work."""
+        while True:
+            start = time.monotonic()
+            await asyncio.sleep(period)
+            self.loop_lags.append((time.monotonic() - start - period) * 1000)
+
+    def loop_lag(self):
+        lags = sorted(self.loop_lags)
+        if not lags:
+            return None
+        return {
+            "samples": len(lags),
+            "median_ms": round(lags[len(lags) // 2], 2),
+            "p99_ms": round(lags[int(len(lags) * 0.99)], 2),
+            "max_ms": round(lags[-1], 2),
+        }
+
     def spawn(self, coro):
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
@@ -113,6 +136,16 @@ class Simulator:
             webhook_urls=list(self.config.webhook_urls),
             webhook_secret=self.config.webhook_secret or new_webhook_secret(),
         )
+
+    def _apply_start_options(self, state):
+        """A key kept in the data dir keeps its credit and validity, but the endpoints, secret and limit given at
+        this start win: `make run` rewrites them in .env when the app's key changes."""
+        if "webhook_urls" in self.config.given:
+            state.webhook_urls = list(self.config.webhook_urls)
+        if "webhook_secret" in self.config.given:
+            state.webhook_secret = self.config.webhook_secret
+        if "rpm" in self.config.given:
+            state.rpm = self.config.rpm
 
     def reset(self):
         """Back to the startup state, jobs excepted: faults, counters, keys (credit, limits, webhooks)."""

@@ -209,13 +209,28 @@ RENDER_RECONCILE_AFTER_SECONDS = env_float("RENDER_RECONCILE_AFTER_SECONDS", 20)
 RENDER_RECONCILE_WINDOW_SECONDS = env_float("RENDER_RECONCILE_WINDOW_SECONDS", 300)
 RENDER_RECONCILE_GIVE_UP_SECONDS = env_float("RENDER_RECONCILE_GIVE_UP_SECONDS", 900)
 RENDER_RECONCILE_CLOCK_SKEW_SECONDS = env_float("RENDER_RECONCILE_CLOCK_SKEW_SECONDS", 30)
+# The provider client's timeouts (read, write and pool; connect). A create that times out after it was sent has an
+# unknown outcome, so RENDER_RECONCILE_GIVE_UP_SECONDS must stay well above these (and any provider latency).
+PROVIDER_TIMEOUT_SECONDS = env_float("PROVIDER_TIMEOUT_SECONDS", 30)
+PROVIDER_CONNECT_TIMEOUT_SECONDS = env_float("PROVIDER_CONNECT_TIMEOUT_SECONDS", 10)
+# Downloads stream into a part file here (local disk, also with S3 storage) and reach storage only when complete;
+# a worker killed mid-download leaves its part file, which the resumed download starts over.
+RENDER_DOWNLOAD_DIR = Path(env("RENDER_DOWNLOAD_DIR", VAR_DIR / "downloads"))
 CELERY_BEAT_SCHEDULE.update({
-    # expires: a tick that waited in the queue longer than its period is useless (the next one is coming)
+    # expires: a tick that waited in the queue much longer than its period is useless (later ones are coming)
     "renders-dispatch": {"task": "renders.tasks.dispatch_due_renders", "schedule": RENDER_DISPATCH_INTERVAL_SECONDS,
-                         "options": {"expires": max(RENDER_DISPATCH_INTERVAL_SECONDS, 1)}},
+                         "options": {"expires": max(2 * RENDER_DISPATCH_INTERVAL_SECONDS, 2)}},
     "renders-reconcile": {"task": "renders.tasks.reconcile_renders", "schedule": RENDER_RECONCILE_INTERVAL_SECONDS,
-                          "options": {"expires": max(RENDER_RECONCILE_INTERVAL_SECONDS, 1)}},
+                          "options": {"expires": max(2 * RENDER_RECONCILE_INTERVAL_SECONDS, 2)}},
 })
+# The periodic ticks have a queue of their own, which every worker also consumes (in turn with the default one):
+# behind a backlog of render work they would otherwise wait until they expire, and nothing would be dispatched,
+# reconciled or reaped while the backlog lasts.
+CELERY_TASK_QUEUES = {"celery": {}, "periodic": {}}  # bound to the default exchange by their names
+CELERY_TASK_ROUTES = {
+    "renders.tasks.dispatch_due_renders": {"queue": "periodic"},
+    "renders.tasks.reconcile_renders": {"queue": "periodic"},
+}
 # --- end render pipeline ----------------------------------------------------------------------
 
 # --- auth -------------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ def test_it_changes_limits_capabilities_and_projects_keeping_the_secrets(staff_c
     assert list(key.projects.all()) == [project]
     assert key.secret == "sk-keyadmin-0001"  # empty means "keep"
     entries = {e.action: e for e in AuditEntry.objects.filter(target_id=key.pk)}
-    assert "requests per minute: 25 → 60; jobs at once: 10 → 2; remix by endpoint: yes → no" in entries["key.changed"].detail
+    assert "requests per minute: 25 → 60; jobs at once: 10 → 2; remix by endpoint: yes → no" in \
+        entries["key.changed"].detail
     assert entries["key.changed"].actor == staff
     assert entries["key.projects"].detail == "now also serves: Trailer"
 

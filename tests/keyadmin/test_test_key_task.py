@@ -1,4 +1,4 @@
-"""The test-key task against a real sorasim over HTTP: each answer the provider can give, and what it does to the key."""
+"""The test-key task against a real sorasim over HTTP: every answer, and what it does to the key."""
 
 import pytest
 from django.core import mail

@@ -104,4 +104,4 @@ def _card(page, code):
 
 
 def _row(page, name):
-    return re.search(rf"<t[hd][^>]*>(?:<a[^>]*>)?{name}(.*?)</tr>", page, re.S).group(1)
+    return re.search(rf"<td[^>]*>(?:<a[^>]*>|<strong>)?{name}(.*?)</tr>", page, re.S).group(1)

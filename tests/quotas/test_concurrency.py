@@ -102,7 +102,7 @@ def test_it_accepts_exactly_the_room_from_50_threads_on_postgres(postgres, name,
 
     enqueued = []
     # the broker is not under test here; the process runs below use a real one and read it back
-    monkeypatch.setattr(tasks.create_render, "delay", enqueued.append)
+    monkeypatch.setattr(tasks.create_render, "delay", lambda pk, due=None: enqueued.append(pk))
     jobs = race.prepare(name)
     outcomes = race.run_threads(jobs, threading.Barrier(len(jobs)))
     assert_exactly_the_room(name, outcomes, race.summary(jobs), enqueued)

@@ -61,7 +61,7 @@ def test_completion_moves_to_downloading_frees_the_slot_and_enqueues_the_downloa
     sent.refresh_from_db()
     assert sent.status == Status.DOWNLOADING
     assert sent.provider_expires_at.year == 2100
-    assert downloads == [(sent.pk,)]
+    assert downloads == [(sent.pk, services.due_token(sent.next_attempt_at))]  # fenced by its next_attempt_at
     assert limiter.jobs_in_flight(key.pk) == 0
     assert not sent.job_slot_held
     assert Reservation.objects.get(render=sent).state == Reservation.State.HELD  # settled only once stored

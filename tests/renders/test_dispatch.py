@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def sent(monkeypatch):
     calls = []
     for name in ("create_render", "poll_render", "download_render"):
-        monkeypatch.setattr(f"renders.tasks.{name}.delay", lambda pk, name=name: calls.append((name, pk)))
+        monkeypatch.setattr(f"renders.tasks.{name}.delay", lambda pk, due=None, name=name: calls.append((name, pk)))
     return calls
 
 

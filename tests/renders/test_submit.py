@@ -36,8 +36,8 @@ def test_it_creates_the_render_reserves_and_enqueues_the_create_on_commit(
         render = submit(alice, project, seconds="8")
         assert sent == []  # nothing is sent before the commit
     assert len(callbacks) == 1
-    assert sent == [(render.pk,)]
     render.refresh_from_db()
+    assert sent == [(render.pk, services.due_token(render.next_attempt_at))]  # fenced by its next_attempt_at
     assert render.status == Status.SUBMITTING
     assert render.seconds == 8 and render.author == alice and render.api_key is None
     assert render.prompt_hash and render.next_attempt_at is not None

@@ -122,7 +122,7 @@ def wait_for(check, timeout, what, every=0.2):
 def describe(run, worker=None, limit=6):
     """The renders not final (or the first few) with their timelines, and the worker's log tail: for failures."""
     lines = [f"run {run.name}: {dict(run.statuses())}"]
-    stuck = [r for r in run.renders if r.status not in FINAL] or run.renders[:2]
+    stuck = [r for r in run.renders if r.status != Status.COMPLETED] or run.renders[:2]
     for render in stuck[:limit]:
         lines.append(f"render {render.pk} {render.status} key={render.api_key_id} video={render.provider_video_id!r} "
                      f"next={render.next_attempt_at} beat={render.heartbeat_at} error={render.error_code}")

@@ -177,25 +177,25 @@ def test_a_key_out_of_credit_mid_batch_moves_renders_to_another_key_and_they_res
     assert {p.api_key_id for p in parents} == {key_a.pk}
     key_b = add_key(run, "sk-credit-b", live_server, credit_usd=2.4)
 
-    # 17 renders and 3 remixes: A takes 2 more and runs out (the next render moves to B), B takes 6 and runs out;
-    # the rest wait for a key, the remixes for A (the only key that can remix their parents' videos)
+    # 17 renders: A takes 2 more and runs out (the render it refused moves to B); B takes 6 and runs out; the rest
+    # wait for a key. Then 3 remixes, which can only wait for A (the only key that can remix their parents' videos).
     run.submit(RENDERS - 3)
-    remixes = [run.remix(parent) for parent in parents]
     wait_for(lambda: ApiKey.objects.filter(pk__in=[key_a.pk, key_b.pk], state=KeyState.OUT_OF_CREDIT).count() == 2,
              60, "both keys to run out of credit")
+    remixes = [run.remix(parent) for parent in parents]
     # jobs accepted on a key that is out of credit are still tracked and stored with it
     wait_for(lambda: not Render.objects.exclude(provider_video_id="").exclude(status=Status.COMPLETED).exists(),
              60, "every accepted job to complete while its key is out of credit")
     assert Render.objects.filter(api_key=key_a).exclude(provider_video_id="").count() == 5
     assert Render.objects.filter(api_key=key_b).exclude(provider_video_id="").count() == 6
-    moved = Render.objects.filter(api_key=key_b, events__message__contains="out of credit; trying another key")
+    moved = Render.objects.filter(api_key=key_b, events__message__contains=f"{key_a.name} is out of credit")
     assert moved.exists(), "no render moved from the empty key to the other one"
-    waiting = Render.objects.filter(status__in=NOT_SENT)
-    assert waiting.count() == RENDERS - 2 - 6
-    for remix in remixes:
-        remix.refresh_from_db()
-        assert remix.status in NOT_SENT and remix.api_key_id == key_a.pk  # never moved off its parent's key
-    assert run.responses("POST /v1/videos 429") >= 2 or run.responses("POST /v1/videos/{video_id}/remix 429") >= 1
+    assert run.responses("POST /v1/videos 429") >= 2  # one refusal each; never retried as a rate limit
+    wait_for(lambda: Render.objects.filter(pk__in=[r.pk for r in remixes], status=Status.WAITING,
+                                           events__message__contains="parent's key").distinct().count() == 3,
+             30, "the remixes to wait for their parents' key")
+    assert Render.objects.filter(status__in=NOT_SENT).count() == RENDERS - 2 - 6
+    assert set(Render.objects.filter(pk__in=[r.pk for r in remixes]).values_list("api_key", flat=True)) == {key_a.pk}
 
     # A is topped up with room for 2 more, then runs out again; then both are topped up for good. Nothing but the
     # admin's acknowledgement wakes the waiting renders.

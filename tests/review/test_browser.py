@@ -130,6 +130,10 @@ def test_it_plays_seeks_remixes_and_comments(alice, team, sim_key, sorasim_share
     assert child.api_key_id == sim_key.pk
     lineage = page.locator("#lineage")
     assert lineage.get_by_role("link", name=f"#{child.pk}", exact=True).is_visible()
+    # the remix's own page, opened while it renders: a progress bar, then the player once it is stored
+    child_page = page.context.new_page()
+    child_page.goto(detail(child))
+    assert child_page.locator("#render-progress").count() == 1 and child_page.locator("#player").count() == 0
     page.evaluate("window.reviewMarker = 'no reload'")
     node = lineage.locator(".lineage-node", has=page.get_by_role("link", name=f"#{child.pk}", exact=True))
     seen = set()
@@ -145,6 +149,10 @@ def test_it_plays_seeks_remixes_and_comments(alice, team, sim_key, sorasim_share
     assert len(seen) >= 2, seen  # it was seen in flight first, then completed
     child.refresh_from_db()
     assert child.status == Status.COMPLETED and child.remix_of == parent
+    child_page.locator("#player").wait_for(timeout=30_000)  # its poll reloaded the page once, at the end
+    assert child_page.locator("#render-progress").count() == 0
+    assert "data-poll" not in child_page.locator("#render-live").evaluate("el => el.outerHTML")
+    child_page.close()
     # one poll, about every 2 s, while the remix was in flight; none once it completed
     assert len(polls) >= 2
     gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]

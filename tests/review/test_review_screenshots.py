@@ -60,8 +60,8 @@ def _scene(sky_top, sky_bottom, sea, t=0.5, storm=False, size=(W, H)):
         y = horizon - 120 - k * 70
         draw.rectangle([bx - 20 + k * 3, y - 20, bx + 20 - k * 3, y], fill="#dc2626")
     draw.rectangle([bx - 16, horizon - 360, bx + 16, horizon - 330], fill="#fde047")
-    beam = -1 if t < .5 else 1
-    draw.polygon([(bx, horizon - 345), (bx + beam * width * .5, horizon - 420), (bx + beam * width * .5, horizon - 300)],
+    reach = width * .5 * (-1 if t < .5 else 1)
+    draw.polygon([(bx, horizon - 345), (bx + reach, horizon - 420), (bx + reach, horizon - 300)],
                  fill="#fef9c3" if not storm else "#fde68a")
     return image
 

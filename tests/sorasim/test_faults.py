@@ -179,7 +179,7 @@ def test_faults_given_at_start_apply_and_a_seed_replays_them():
         with start_sorasim(*args) as sim:
             client = sim.client()
             statuses, jobs = [], []
-            for i in range(16):
+            for i in range(10):
                 try:
                     jobs.append(client.videos.create(prompt=f"seeded {i}").id)
                     statuses.append(200)

@@ -40,3 +40,13 @@ def test_it_keeps_a_deletion_across_a_restart(sorasim):
     assert sorasim.control.video(video.id)["deleted"] is True
     assert sorasim.client().videos.list().data == []
     assert not (sorasim.data_dir / "media" / video.id).exists()
+
+
+def test_start_options_win_over_the_kept_webhook_settings_but_not_over_the_credit(sorasim):
+    sorasim.control.set_key(API_KEY, credit_usd=3, webhook_urls=["http://127.0.0.1:1/old"])
+    sorasim.client().videos.create(prompt="spend a little")
+    sorasim.env.update(SORASIM_WEBHOOK_URL="http://127.0.0.1:1/new", SORASIM_RPM="11")
+    sorasim.restart()
+    key = sorasim.control.key(API_KEY)
+    assert key["webhook_urls"] == ["http://127.0.0.1:1/new"] and key["rpm"] == 11
+    assert key["credit_usd"] == 2.6  # a running balance is not reset by a restart

@@ -54,6 +54,7 @@ def test_a_render_the_filters_hide_is_not_inserted_and_the_note_says_so(client, 
     html = response.content.decode()
     assert Render.objects.count() == 1
     assert "afterbegin:#history-list" not in html and "Your filters or page hide it" in html
+    assert "inflight-poll" not in html  # the page's poll is left as it is
 
 
 @pytest.mark.parametrize(("change", "field", "message"), [
