@@ -258,15 +258,6 @@ def size_label(size):
     return f"{size} ({shape}{suffix})"
 
 
-PROMPT_TIPS = [
-    ("Shot", "wide, close-up, drone, handheld"),
-    ("Subject", "who or what we watch"),
-    ("Action", "what happens, in one beat"),
-    ("Setting", "where and when"),
-    ("Lighting", "golden hour, neon, overcast"),
-]
-
-
 class SubmitForm(forms.Form):
     prompt = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Wide shot: a red fox trots across fresh snow at "
@@ -297,7 +288,6 @@ class SubmitForm(forms.Form):
         self.fields["model"].choices = [(m, m) for m in settings.RENDER_MODELS]
         self.fields["size"].choices = [(s, size_label(s)) for s in _sizes()]
         self.fields["seconds"].choices = [(s, f"{s} seconds") for s in settings.RENDER_SECONDS]
-        self.fields["prompt"].max_length = settings.RENDER_PROMPT_MAX_CHARS
         self.fields["reference_image"].help_text = (
             f"The first frame: a JPEG, PNG or WebP of at most {_mb(settings.RENDER_REFERENCE_MAX_BYTES)}.")
 

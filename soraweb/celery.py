@@ -1,9 +1,12 @@
+import logging
 import os
 
 from celery import Celery
 from celery.beat import PersistentScheduler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soraweb.settings")
+
+logger = logging.getLogger(__name__)
 
 app = Celery("soraweb")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -19,5 +22,8 @@ class HeartbeatScheduler(PersistentScheduler):
     def tick(self, *args, **kwargs):
         from soraweb import health
 
-        health.stamp("beat")
+        try:
+            health.stamp("beat")
+        except Exception:  # the cache (Redis) is down or restarting: an exception here would end beat for good
+            logger.warning("beat: could not stamp its heartbeat", exc_info=True)
         return min(super().tick(*args, **kwargs), health.BEAT_TICK_SECONDS)

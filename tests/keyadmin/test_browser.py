@@ -9,9 +9,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from providers import audit, keyadmin
 from providers.models import ApiKey
 from quotas import services as quotas
-from quotas.models import LedgerEntry
+from quotas.models import LedgerEntry, UserAllowance
 from renders.models import Render
 from renders.states import Status
 from tests.fixtures.browser import DESKTOP, PHONE, screenshot
@@ -69,7 +70,7 @@ def test_screenshot_keys_add_and_test(context_factory, staff, project, sorasim_s
 
 
 @pytest.fixture
-def history(alice, bob, project, make_key):
+def history(alice, bob, staff, project, make_key):
     """A month of settled renders on two keys, some in flight and failed, and a key out of credit."""
     main, spare = make_key("main"), make_key("spare", secret="sk-spare-0002", rpm_limit=60)
     now = timezone.now()
@@ -92,7 +93,9 @@ def history(alice, bob, project, make_key):
                           status=Status.FAILED, error_code="moderation_blocked",
                           error_message="The provider's safety system refused this prompt.")
     spare.mark_out_of_credit("OutOfCredit: You exceeded your current quota (HTTP 429, code=insufficient_quota)")
-    main.drain()  # rotation under way: the waiting render has no key but the empty one
+    keyadmin.drain(main, staff)  # rotation under way: the waiting render has no key but the empty one
+    with audit.acting_as(staff):
+        UserAllowance.objects.create(user=bob, monthly_seconds=600)
 
 
 @pytest.mark.parametrize("size_name,viewport", [("desktop", DESKTOP), ("phone", PHONE)])

