@@ -10,9 +10,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/soraweb
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PYTEST_ARGS ?=
 
-.PHONY: help venv run seed test lint fmt bench screenshots migrate clean
+.PHONY: help venv chromium run seed test lint fmt bench screenshots migrate clean
 
 help:
 	@echo "make run          start web, worker, beat and sorasim on http://127.0.0.1:8000"
@@ -49,8 +50,14 @@ run: venv .env
 	$(MANAGE) seed_demo
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/honcho start -f Procfile
 
-test: venv
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} SORAWEB_TESTING=1 $(PY) -m pytest $(PYTEST_ARGS)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "The browser tests need Debian's chromium (/usr/bin/chromium): sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: venv chromium
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} SORAWEB_TESTING=1 \
+		$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -64,7 +71,7 @@ bench: venv
 	@for b in bench/bench_*.py; do echo "== $$b"; SORAWEB_TESTING=1 $(PY) $$b || exit 1; done
 
 screenshots: venv
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} SORAWEB_TESTING=1 SORAWEB_SCREENSHOTS=docs $(PY) -m pytest -m browser -k screenshot $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} SORAWEB_TESTING=1 SORAWEB_SCREENSHOTS=docs $(PY) -m pytest -m browser -k screenshot $(PYTEST_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

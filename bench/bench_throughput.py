@@ -60,6 +60,31 @@ def scratch_database():
     return url.rsplit("/", 1)[0] + "/" + name, drop
 
 
+def print_timeline(ids, start, bucket=15):
+    """Provider requests and completions per `bucket` seconds, from the renders' timelines: where the time went."""
+    from renders.models import RenderEvent
+    from renders.states import Status
+
+    rows = Counter()
+    events = RenderEvent.objects.filter(render__in=ids).values_list("created_at", "kind", "status_to", "message")
+    for at, kind, status_to, message in events:
+        slot = int((at - start).total_seconds() // bucket)
+        if status_to == Status.SENDING:
+            rows[slot, "creates"] += 1
+        elif kind == "request" and message.startswith("Stored the"):
+            rows[slot, "downloads"] += 1
+        elif status_to == Status.DOWNLOADING:
+            rows[slot, "retrieves"] += 1
+        elif status_to == Status.COMPLETED:
+            rows[slot, "completed"] += 1
+    last = max((slot for slot, _ in rows), default=-1)
+    print(f"  timeline ({bucket} s buckets): creates / retrieves / downloads sent, renders completed")
+    for slot in range(last + 1):
+        counts = [rows[slot, name] for name in ("creates", "retrieves", "downloads", "completed")]
+        print(f"      {slot * bucket:4d}s  {counts[0]:4d} {counts[1]:4d} {counts[2]:4d}   {counts[3]:4d}  "
+              f"({sum(counts[:3]) * 60 / bucket:.0f} requests/min)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--renders", type=int, default=200, help="renders to submit (default 200)")
@@ -175,6 +200,7 @@ def main():
                 print(f"  submit->stored median {spans[len(spans) // 2]:.0f} s, max {spans[-1]:.0f} s")
             for route, count in sorted(requests.items()):
                 print(f"      {count:6d}  {route}")
+            print_timeline(ids, first)
             ok = done.count() == args.renders and ratio >= TARGET_RATIO and not failed
             print(f"  target {'met' if ok else 'NOT met'}")
             if not ok:

@@ -187,7 +187,8 @@ def credit_waits(user, limit=50):
         if pool_id not in pools:
             pools[pool_id] = key_pool(render)
         pool = pools[pool_id]
-        if not pool or any(key.takes_new_work for key in pool):
+        # a rate-limited key comes back by itself (the pipeline keeps it in the pool): that is no credit wait
+        if not pool or any(key.takes_new_work or key.state == KeyState.RATE_LIMITED for key in pool):
             continue
         broken = [key for key in pool if key.state in BROKEN_STATES]
         if not broken:

@@ -151,14 +151,16 @@ def acknowledge_top_up(key, actor):
 
 def wake_waiting_renders(key):
     """Renders waiting for a key that this one may serve try again now instead of at their next look. Only renders
-    no worker holds; the dispatcher sends them (a conditional UPDATE of next_attempt_at, nothing else)."""
+    no worker holds, and not those backing off after a provider fault (attempts > 0: their backoff is kept, as in
+    renders.services.wake_next_waiting); the dispatcher sends them (a conditional UPDATE of next_attempt_at)."""
     from renders.models import Render
     from renders.states import Status
 
     if not key.takes_new_work:
         return 0
-    return Render.objects.filter(status=Status.WAITING, heartbeat_at__isnull=True).filter(
-        incidents.pool_filter(key)).update(next_attempt_at=timezone.now())
+    now = timezone.now()
+    return Render.objects.filter(status=Status.WAITING, attempts=0, heartbeat_at__isnull=True,
+                                 next_attempt_at__gt=now).filter(incidents.pool_filter(key)).update(next_attempt_at=now)
 
 
 def _renders_in_flight(key):

@@ -9,8 +9,8 @@ slot rows (RequestSlot); a request takes a slot whose last use is more than 60 s
 (`UPDATE ... SET used_at = now WHERE id = %s AND used_at <= now - 60 s`). So a burst of up to rpm_limit
 requests goes out at once, and in ANY 60 s window there are never more than rpm_limit (a token bucket
 would allow up to twice that right after a burst, which a provider counting a rolling minute answers with
-429s). When no slot is free, the wait is exact: the oldest slot's use + 60 s - now. Lowering rpm_limit
-simply ignores the slots numbered past it; raising it adds rows.
+429s). When no slot is free, the wait is exact: the oldest slot's use + 60 s (and WINDOW_MARGIN) - now.
+Lowering rpm_limit simply ignores the slots numbered past it; raising it adds rows.
 
 Pauses: ApiKey.paused_until (set by `pause()` after a 429) stops every request on the key, for every
 worker, until then. Jobs: KeyLimit.jobs_in_flight, kept under ApiKey.max_concurrent.
@@ -27,7 +27,11 @@ from django.utils import timezone
 
 from providers.models import ApiKey, KeyLimit, KeyState, RequestSlot
 
-WINDOW = timedelta(seconds=60)
+# A provider counts a request when it arrives, a moment after we took its slot, and that moment varies: a slot is
+# free again only after the minute plus this margin, so a request never reaches a provider whose own rolling
+# minute still holds the one it replaces (which it would answer with a 429).
+WINDOW_MARGIN = timedelta(seconds=0.5)
+WINDOW = timedelta(seconds=60) + WINDOW_MARGIN
 NEVER_USED = datetime(2000, 1, 1, tzinfo=UTC)
 MIN_WAIT = 0.05  # seconds: never tell a caller to wait 0 when it did not get a slot
 MAX_TRIES = 64  # contenders that lose a race try another free slot; each round someone wins

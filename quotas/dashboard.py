@@ -17,7 +17,7 @@ from providers.models import ApiKey
 from providers.staff import key_health, staff_only
 from quotas import charts
 from quotas.models import LedgerEntry, cents_to_usd
-from quotas.views import _start_of, fmt_usd, today
+from quotas.views import fmt_usd, start_of_day, today
 from renders.housekeeping import walk
 from renders.models import Render
 from renders.states import IN_FLIGHT, Status
@@ -51,7 +51,7 @@ def failures_by_reason(since):
 def spend_per_day(days):
     """For the whole site and per user, project and key: the spend of each day (settled charges, site time)."""
     tz = timezone.get_default_timezone()
-    entries = (LedgerEntry.objects.filter(created_at__gte=_start_of(days[0]), spend_used_cents__gt=0)
+    entries = (LedgerEntry.objects.filter(created_at__gte=start_of_day(days[0]), spend_used_cents__gt=0)
                .annotate(day=TruncDate("created_at", tzinfo=tz)))
     index = {day: i for i, day in enumerate(days)}
     totals = [0] * len(days)

@@ -25,12 +25,12 @@ def fmt_seconds(value):
 def daily(entries, days, field):
     """{day: sum of `field`} over `entries`, by calendar day in the site's time zone."""
     tz = timezone.get_default_timezone()
-    rows = (entries.filter(created_at__gte=_start_of(days[0]))
+    rows = (entries.filter(created_at__gte=start_of_day(days[0]))
             .annotate(day=TruncDate("created_at", tzinfo=tz)).values("day").annotate(total=Sum(field)))
     return {row["day"]: row["total"] or 0 for row in rows}
 
 
-def _start_of(day):
+def start_of_day(day):
     from datetime import datetime
 
     return timezone.make_aware(datetime(day.year, day.month, day.day), timezone.get_default_timezone())

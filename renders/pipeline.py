@@ -17,6 +17,7 @@ words, refunded.
 
 import functools
 import logging
+import operator
 import random
 import time
 from dataclasses import dataclass
@@ -89,6 +90,13 @@ def release(render, *, status, after=None, **fields):
 def _jitter(wait):
     # not every render (nor every worker) comes back at the same instant
     return wait + random.uniform(0, max(wait * 0.1, 0.2))
+
+
+def _slot_wait(wait, *keys):
+    """Our own limiter's wait for a request slot, with a jitter of at most one slot's spacing (60 s / rpm): the slot
+    frees at an exact time, and every second of lateness shifts the key's rolling minute and costs throughput."""
+    rpm = max((key.rpm_limit for key in keys), default=0)
+    return wait + random.uniform(0, 60 / rpm if rpm else 0.2)
 
 
 def _rate_limited(key, exc):
@@ -166,9 +174,24 @@ def choose_key(render):
             continue
         return KeyChoice(key=key)
     if waits:
-        return KeyChoice(wait=_jitter(min(waits)), reason="Waiting for the provider's rate limit.")
-    return KeyChoice(wait=settings.RENDER_KEY_RETRY_SECONDS,
-                     reason=f"Waiting for a free slot: {', '.join(busy)} at the concurrency limit.")
+        # the first request slot to free: the render is next in line (the job slot it gave back is still free)
+        return KeyChoice(wait=_slot_wait(min(waits), *usable), reason="Waiting for the provider's rate limit.")
+    # Every job slot is taken. A slot that frees wakes the render waiting longest at once (services.release_slot),
+    # so this is only the fallback look: spread over the queue of renders waiting for these keys, at the pace their
+    # slots can take them, so that a long queue does not come back all at once, every few seconds, for nothing.
+    slots = sum(key.max_concurrent for key in usable) or 1
+    pace = settings.RENDER_KEY_RETRY_SECONDS / slots
+    wait = _jitter(settings.RENDER_KEY_RETRY_SECONDS) + random.uniform(0, _waiting_creates(usable) * pace)
+    return KeyChoice(wait=wait, reason=f"Waiting for a free slot: {', '.join(busy)} at the concurrency limit.")
+
+
+def _waiting_creates(keys):
+    """How many renders are waiting to be created by these keys (no worker holds them, a next attempt ahead)."""
+    from providers.incidents import pool_filter
+
+    served = functools.reduce(operator.or_, (pool_filter(key) for key in keys))
+    return Render.objects.filter(status__in=NOT_SENT, heartbeat_at__isnull=True,
+                                 next_attempt_at__gt=timezone.now()).filter(served).count()
 
 
 # --- create ------------------------------------------------------------------------------------------
@@ -301,7 +324,7 @@ def poll(render_id, due=None):
         return
     wait = limiter.acquire_request(key.pk)
     if wait > 0:
-        return release(render, status=AT_PROVIDER, after=wait)
+        return release(render, status=AT_PROVIDER, after=_slot_wait(wait, key))
     try:
         with provider_client(key) as client:
             video = client.retrieve(render.provider_video_id)
@@ -348,7 +371,7 @@ def apply_webhook(delivery_id):
     key = render.api_key
     wait = limiter.acquire_request(key.pk)
     if wait > 0:  # the poll picks it up as soon as the limiter allows
-        render.update_if(status=AT_PROVIDER, next_attempt_at=_after(wait))
+        render.update_if(status=AT_PROVIDER, next_attempt_at=_after(_slot_wait(wait, key)))
         return
     try:
         with provider_client(key) as client:
@@ -417,7 +440,7 @@ def download(render_id, due=None):
                 return services.mark_failed(render, "expired", source="worker")
             wait = limiter.acquire_request(key.pk)
             if wait > 0:
-                return release(render, status=Status.DOWNLOADING, after=_jitter(wait))
+                return release(render, status=Status.DOWNLOADING, after=_slot_wait(wait, key))
             Render.objects.filter(pk=render.pk).update(heartbeat_at=timezone.now())  # still here, next file
             storage = getattr(render, field_name).storage
             part = part_file(render, variant)

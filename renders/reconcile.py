@@ -173,24 +173,17 @@ def reschedule_orphans():
 
 def resync_job_slots():
     """The limiter's counter may drift if a worker died between taking a slot and recording it on the render;
-    the truth is the renders holding a slot. (A create taking a slot this very moment may be missed for one
-    round; the next round corrects it.)"""
+    the truth is the renders holding a slot. The counter is read first and the renders after, and the fix is a
+    conditional UPDATE on the value read: a slot taken or given back meanwhile makes it a no-op until the next round
+    (a fix computed from an older count would otherwise undo a release, or let a key exceed its concurrency)."""
     from providers.models import KeyLimit
 
-    held = dict(Render.objects.filter(job_slot_held=True).values_list("api_key").annotate(n=_count()))
     fixed = 0
     for key_id, counted in KeyLimit.objects.values_list("key_id", "jobs_in_flight"):
-        truth = held.get(key_id, 0)
+        truth = Render.objects.filter(api_key_id=key_id, job_slot_held=True).count()
         if counted != truth and not _creating():
-            limiter.set_jobs_in_flight(key_id, truth)
-            fixed += 1
+            fixed += KeyLimit.objects.filter(key_id=key_id, jobs_in_flight=counted).update(jobs_in_flight=truth)
     return fixed
-
-
-def _count():
-    from django.db.models import Count
-
-    return Count("pk")
 
 
 def _creating():

@@ -234,27 +234,30 @@ def transition(render, to, *, source, message="", request_id="", refund_reason=N
         if to == Status.FAILED:
             fields.setdefault("next_attempt_at", None)
             fields.setdefault("heartbeat_at", None)
+        key_id = render.api_key_id  # whose slot it holds: a refused create's move clears the key
         if not render.move(to, source=source, message=message, request_id=request_id, **fields):
             return False
         if to in (Status.FAILED, Status.CANCELED):
             quotas.refund(render, refund_reason or quotas.RefundReason.FAILED)
         if to in (Status.DOWNLOADING, Status.FAILED, Status.CANCELED, Status.WAITING):
-            release_slot(render)
+            release_slot(render, key_id)
     return True
 
 
-def release_slot(render):
+def release_slot(render, key_id=None):
     """Give the key's concurrency slot back, once (the flag is cleared by a conditional UPDATE), and wake the render
     that has waited longest for a slot of this key: it need not sit out RENDER_KEY_RETRY_SECONDS."""
-    if render.api_key_id and Render.objects.filter(pk=render.pk, job_slot_held=True).update(job_slot_held=False):
+    key_id = key_id or render.api_key_id
+    if key_id and Render.objects.filter(pk=render.pk, job_slot_held=True).update(job_slot_held=False):
         render.job_slot_held = False
-        limiter.release_job_slot(render.api_key_id)
-        wake_next_waiting(render.api_key_id)
+        limiter.release_job_slot(key_id)
+        wake_next_waiting(key_id)
 
 
 def wake_next_waiting(key_id):
-    """Move the next attempt of the longest-waiting render this key may serve to now (the dispatcher sends it).
-    Only renders waiting for a key or a slot (no failed tries: a backoff after a provider fault is kept)."""
+    """Send the create of the render that has waited longest for this key now (on commit; should the message be
+    lost, the dispatcher sends it after a lease). Only renders waiting for a key or a slot: no failed tries (a
+    backoff after a provider fault is kept)."""
     from providers.incidents import pool_filter
     from providers.models import ApiKey
 
@@ -262,13 +265,19 @@ def wake_next_waiting(key_id):
     if key is None or not key.takes_new_work:
         return False
     now = timezone.now()
+    # the one whose last look is oldest (updated_at): a render that looked a moment ago and waits only for the next
+    # request slot comes back by itself; waking it would leave one asleep behind a free job slot
     waiting = (Render.objects.filter(status=Status.WAITING, attempts=0, heartbeat_at__isnull=True,
                                      next_attempt_at__gt=now).filter(pool_filter(key))
-               .order_by("next_attempt_at").values_list("pk", "next_attempt_at").first())
+               .order_by("updated_at", "pk").values_list("pk", "next_attempt_at").first())
     if waiting is None:
         return False
-    pk, due = waiting
-    return bool(Render.objects.filter(pk=pk, next_attempt_at=due).update(next_attempt_at=now))
+    pk, was = waiting
+    due = now + _seconds(settings.RENDER_DISPATCH_LEASE_SECONDS)
+    if not Render.objects.filter(pk=pk, next_attempt_at=was).update(next_attempt_at=due):
+        return False
+    _enqueue_on_commit("create_render", pk, due_token(due))
+    return True
 
 
 def mark_failed(render, code, provider_message="", *, source, request_id="", refund_reason=None):

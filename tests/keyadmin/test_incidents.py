@@ -96,3 +96,13 @@ def test_credit_waits_names_the_project_of_renders_that_wait_for_a_broken_key(ke
     assert incidents.credit_waits(alice) == []  # another key of the pool takes renders: just a normal wait
     spare.disable()
     assert incidents.credit_waits(alice)[0]["count"] == 2
+
+
+def test_a_rate_limited_key_in_the_pool_is_no_credit_wait(key, alice, make_render, make_key):
+    from providers import limiter
+
+    make_render(Status.WAITING)
+    key.mark_out_of_credit("insufficient_quota")
+    spare = make_key("spare", secret="sk-spare-key-0010")
+    limiter.pause(spare.pk, 60, "rate limited")  # it comes back by itself in a minute
+    assert incidents.credit_waits(alice) == []

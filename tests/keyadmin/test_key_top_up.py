@@ -61,3 +61,12 @@ def test_a_remix_waiting_for_its_parents_key_resumes_too(staff_client, make_key,
     staff_client.post(reverse("staff_key_top_up", kwargs={"key_id": key.pk}))
     remix.refresh_from_db()
     assert remix.next_attempt_at <= timezone.now()
+
+
+def test_a_render_backing_off_after_a_provider_fault_keeps_its_backoff(staff_client, key, make_render):
+    later = timezone.now() + timedelta(minutes=5)
+    backing_off = make_render(Status.WAITING, next_attempt_at=later, attempts=2)
+    key.mark_out_of_credit("insufficient_quota")
+    staff_client.post(reverse("staff_key_top_up", kwargs={"key_id": key.pk}))
+    backing_off.refresh_from_db()
+    assert backing_off.next_attempt_at == later
