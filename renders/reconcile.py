@@ -28,6 +28,8 @@ from renders.states import IN_FLIGHT, NOT_SENT, Status
 
 log = logging.getLogger(__name__)
 
+PAGE = 100  # jobs per page of the provider's list (its most)
+
 
 def reconcile():
     return {
@@ -90,6 +92,7 @@ def _matches(render, video, sent_at, window):
 def settle_unknown_outcomes():
     now = timezone.now()
     window = settings.RENDER_RECONCILE_WINDOW_SECONDS
+    give_up_before = now - timedelta(seconds=settings.RENDER_RECONCILE_GIVE_UP_SECONDS)
     unknown = (
         Render.objects.filter(status=Status.SENDING, provider_video_id="", heartbeat_at__isnull=True,
                               create_sent_at__lte=now - timedelta(seconds=settings.RENDER_RECONCILE_AFTER_SECONDS))
@@ -104,13 +107,18 @@ def settle_unknown_outcomes():
         oldest = renders[0].create_sent_at.timestamp() - window
         if limiter.acquire_request(key.pk) > 0:
             continue  # next round
+        complete = True
         try:
             with pipeline.provider_client(key) as client:
                 listed = []
-                for video in client.list(limit=100, order="desc"):
+                for video in client.list(limit=PAGE, order="desc"):
                     if video.created_at is not None and video.created_at < oldest:
                         break
                     listed.append(video)
+                    # the next item costs another request (the next page): through the limiter like any other
+                    if len(listed) % PAGE == 0 and limiter.acquire_request(key.pk) > 0:
+                        complete = False
+                        break
         except ProviderError as exc:
             log.warning("reconcile: listing the jobs of key %s failed: %s", key.pk, exc)
             continue
@@ -134,7 +142,8 @@ def settle_unknown_outcomes():
                 except IntegrityError:  # another render took it at the same moment
                     adopted = False
                 done += adopted
-            elif render.create_sent_at <= now - timedelta(seconds=settings.RENDER_RECONCILE_GIVE_UP_SECONDS):
+            elif complete and render.create_sent_at <= give_up_before:
+                # only on the whole list: the job may be on a page this round did not read
                 done += give_up(render)
     return done
 

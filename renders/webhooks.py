@@ -73,4 +73,3 @@ def _enqueue_apply(delivery_id):
     # robust: with the broker down (Redis restarting) the delivery is stored and answered all the same; the render's
     # safety-net poll (RENDER_POLL_WITH_WEBHOOKS_SECONDS) then brings the news
     transaction.on_commit(lambda: tasks.apply_webhook.delay(delivery_id), robust=True)
-

@@ -18,7 +18,10 @@ from django.utils.csp import CSP
 from soraweb import envfile
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-envfile.load()
+# The test suite runs on its own environment only: a developer's .env (DEBUG=1, keys) must not change it.
+TESTING = os.environ.get("SORAWEB_TESTING", "").strip().lower() in {"1", "true", "yes", "on"}
+if not TESTING:
+    envfile.load()
 
 
 def env(name, default=None):
@@ -43,7 +46,7 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and not env_bool("SORAWEB_TESTING"):
+    if not DEBUG and not TESTING:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (make run writes one into .env).")
     SECRET_KEY = "django-insecure-dev-only-" + "x" * 40
 
@@ -338,7 +341,7 @@ ASSET_ACCEL_REDIRECT_PREFIX = env("ASSET_ACCEL_REDIRECT_PREFIX", "")
 # Fernet keys, newest first: the first encrypts, all decrypt (rotate with `manage.py rotate_secrets`).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
 if not FIELD_ENCRYPTION_KEYS:
-    if not DEBUG and not env_bool("SORAWEB_TESTING"):
+    if not DEBUG and not TESTING:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DEBUG is off.")
     FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()]
 
@@ -364,7 +367,8 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG:
+# Production hardening; the test server speaks plain HTTP to the test browser (check --deploy is tested apart).
+if not DEBUG and not TESTING:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

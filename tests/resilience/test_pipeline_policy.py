@@ -119,6 +119,19 @@ def test_a_key_refused_while_its_job_runs_makes_the_job_wait_for_the_key_not_fai
     assert sim_key.control.counters(API_KEY)["creates_attempted"] == 1
 
 
+def test_a_job_past_its_deadline_fails_in_plain_words_and_is_refunded(alice, project, sim_key, settings):
+    # the fault matrix keeps this bound long (a slow render is not a stuck one); here it is reached at once
+    render = submit(alice, project)
+    pipeline.send_create(render.pk)
+    settings.RENDER_TRACK_DEADLINE_SECONDS = 0
+    pipeline.poll(render.pk)
+    render.refresh_from_db()
+    assert (render.status, render.error_code) == (Status.FAILED, "deadline")
+    assert render.error_message == services.plain_error("deadline")
+    assert Reservation.objects.get(render=render).state == Reservation.State.REFUNDED
+    assert limiter.jobs_in_flight(sim_key.pk) == 0
+
+
 def test_a_key_paused_by_a_429_makes_a_new_render_wait_for_the_pause_plus_jitter(alice, project, sim_key, settings):
     settings.RENDER_KEY_RETRY_SECONDS = 60
     limiter.pause(sim_key.pk, 3, "rate limited")
@@ -163,7 +176,7 @@ def test_a_freed_job_slot_sends_the_create_of_the_render_that_waits_longest(
         pipeline.send_create(render.pk)
         render.refresh_from_db()
         assert render.status == Status.WAITING and render.next_attempt_at > timezone.now() + timedelta(seconds=50)
-    first, second = sorted(waiting, key=lambda r: r.next_attempt_at)
+    first, second = waiting  # the first has waited longer (its last look is older)
     with django_capture_on_commit_callbacks(execute=True):
         until(running, {Status.DOWNLOADING}, pipeline.poll)  # its job slot is free now
     first.refresh_from_db()
