@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(*args, env_extra, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SORAWEB_TESTING", "DATABASE_URL"}}
+    # the browser fixture's async flag would trip check --deploy (async.E001): not part of a deployment
+    dropped = {"DEBUG", "SORAWEB_TESTING", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(SORAWEB_VAR_DIR=str(tmp_path), **env_extra)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True)
 

@@ -25,11 +25,14 @@ RENDERS = 20
 
 def _point_celery_at(url):
     """Send this process's tasks (submits, webhooks) to `url`: a fresh connection pool on the new broker."""
+    from kombu import pools
+
     from soraweb.celery import app
 
     previous = app.conf.broker_url
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # kombu keeps pools in a global registry keyed by the connection: closing one in place would hand the same
+    # closed pool back when we switch back to `previous` ("Acquire on closed pool"); reset empties the registry
+    pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
     app.conf.broker_url = url
