@@ -13,35 +13,14 @@ Secrets never reach the log: a replaced secret is recorded as "replaced (now •
 import contextlib
 from contextvars import ContextVar
 
-from django.conf import settings
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save
-from django.utils import timezone
+
+from providers.models import AuditEntry
 
 _actor = ContextVar("audit_actor", default=None)
 
 SYSTEM = "system"
-
-
-class AuditEntry(models.Model):
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+")
-    # kept as written: the log still says who it was after the account is gone
-    actor_name = models.CharField(max_length=150)
-    action = models.CharField(max_length=40, help_text="e.g. key.added, key.drained, allowance.changed")
-    target_type = models.CharField(max_length=20, help_text="key, allowance, budget or role")
-    target_id = models.BigIntegerField(null=True, blank=True)
-    target = models.CharField(max_length=200, help_text="What was changed, as it was named then.")
-    detail = models.TextField(blank=True)
-    at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        app_label = "providers"
-        ordering = ["-at", "-id"]
-        verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["target_type", "target_id", "-at"], name="audit_target")]
-
-    def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.target}"
 
 
 # --- who is acting ---------------------------------------------------------------------------------

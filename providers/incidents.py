@@ -14,45 +14,16 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from providers.models import ApiKey, KeyState
+from providers.models import BROKEN_STATES, ApiKey, KeyIncident, KeyState
 
 log = logging.getLogger(__name__)
 
-# The states that need a person: nothing fixes them by waiting.
-BROKEN_STATES = (KeyState.OUT_OF_CREDIT, KeyState.INVALID)
-
-
-class KeyIncident(models.Model):
-    key = models.ForeignKey("providers.ApiKey", models.CASCADE, related_name="incidents")
-    kind = models.CharField(max_length=20, choices=[(s.value, s.label) for s in BROKEN_STATES])
-    message = models.CharField(max_length=500, blank=True, help_text="The key's last error when it opened.")
-    opened_at = models.DateTimeField(default=timezone.now)
-    emailed_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
-    resolution = models.CharField(max_length=100, blank=True)
-
-    class Meta:
-        app_label = "providers"
-        ordering = ["-opened_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(fields=["key"], condition=Q(resolved_at__isnull=True),
-                                    name="providers_one_open_incident_per_key"),
-        ]
-
-    def __str__(self):
-        return f"{self.key_id} {self.kind} since {self.opened_at:%Y-%m-%d %H:%M}"
-
-    @property
-    def is_open(self):
-        return self.resolved_at is None
 
 
 # --- opening and closing ---------------------------------------------------------------------------

@@ -9,55 +9,14 @@ import itertools
 import logging
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from providers import audit, incidents, limiter
 from providers.errors import InvalidKey, OutOfCredit, ProviderError, ProviderUnavailable, RateLimited
-from providers.models import ApiKey, KeyState
+from providers.models import ApiKey, KeyState, KeyTest
 
 log = logging.getLogger(__name__)
-
-
-class KeyTest(models.Model):
-    """A live check of a key (GET /videos?limit=1), asked for by staff and done by a worker."""
-
-    class Outcome(models.TextChoices):
-        PENDING = "pending", "Waiting for a worker"
-        RUNNING = "running", "Running"
-        OK = "ok", "Works"
-        INVALID_KEY = "invalid_key", "Refused: invalid key"
-        OUT_OF_CREDIT = "out_of_credit", "Out of credit"
-        RATE_LIMITED = "rate_limited", "Rate limited"
-        UNAVAILABLE = "unavailable", "Provider unavailable"
-        NOT_SENT = "not_sent", "Not sent"
-        ERROR = "error", "Error"
-
-    key = models.ForeignKey("providers.ApiKey", models.CASCADE, related_name="tests")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
-                                     related_name="+")
-    requested_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    message = models.TextField(blank=True)
-    request_id = models.CharField(max_length=100, blank=True)
-
-    class Meta:
-        app_label = "providers"
-        ordering = ["-requested_at", "-id"]
-
-    def __str__(self):
-        return f"test of key {self.key_id}: {self.outcome}"
-
-    @property
-    def is_done(self):
-        return self.finished_at is not None
-
-    @property
-    def ok(self):
-        return self.outcome == self.Outcome.OK
 
 
 class KeyActionRefused(Exception):

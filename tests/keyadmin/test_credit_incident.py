@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from providers.incidents import KeyIncident
+from providers.models import KeyIncident
 from providers.models import ApiKey, KeyState
 from renders.states import Status
 from tests.fixtures.sorasim import API_KEY

@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 
 from providers import incidents, tasks
-from providers.incidents import KeyIncident
+from providers.models import KeyIncident
 from renders.states import Status
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]

@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from providers import audit
-from providers.keyadmin import KeyTest
+from providers.models import KeyTest
 from providers.models import KeyState
 from renders.states import Status
 

@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from providers import incidents
 from providers.audit import AuditEntry
-from providers.incidents import KeyIncident
+from providers.models import KeyIncident
 from providers.models import KeyState
 from renders import pipeline
 from renders.states import Status

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from providers import tasks
 from providers.audit import AuditEntry
-from providers.keyadmin import KeyTest
+from providers.models import KeyTest
 from tests.fixtures.sorasim import API_KEY
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from providers import incidents
 from providers.audit import AuditEntry
-from providers.incidents import KeyIncident
+from providers.models import KeyIncident
 from providers.models import KeyState
 from renders.states import Status
 

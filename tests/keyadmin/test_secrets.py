@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from projects.models import Membership, Project, Role
-from providers.keyadmin import KeyTest
+from providers.models import KeyTest
 from providers.models import ApiKey, KeyState
 from renders import pipeline
 from renders import services as renders

@@ -4,8 +4,8 @@ import pytest
 from django.core import mail
 
 from providers import keyadmin, limiter
-from providers.incidents import KeyIncident
-from providers.keyadmin import KeyTest
+from providers.models import KeyIncident
+from providers.models import KeyTest
 from providers.models import KeyState
 from tests.fixtures.sorasim import API_KEY
 
