@@ -12,7 +12,8 @@ Targets: with webhooks at most 5 (create, one retrieve, three downloads); pollin
     .venv/bin/python bench/bench_requests_per_render.py [--renders 3] [--job-seconds 120]
 
 Uses DATABASE_URL (a scratch database `<name>_bench`, created and dropped) and REDIS_URL when set; else a
-SQLite file and kombu's filesystem broker in a temporary folder (the `make run` defaults).
+SQLite file and the embedded broker in a temporary folder (the `make run` defaults), where the targets are
+printed, not asserted.
 """
 
 import argparse
@@ -30,6 +31,9 @@ sys.path.insert(0, str(BASE_DIR))
 WEBHOOK_KEY, POLLING_KEY = "sk-bench-webhooks", "sk-bench-polling"
 WEBHOOK_SECRET = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc4OQ=="
 TARGETS = {"webhooks": 5, "polling only": 15}
+# the targets are asserted (exit 1 when one is missed) on PostgreSQL + Redis; on the `make run` defaults (SQLite,
+# the embedded broker) the numbers are printed only
+ASSERT_TARGETS = bool(os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"))
 
 
 def scratch_database():
@@ -121,7 +125,7 @@ def main():
     call_command("migrate", verbosity=0)
     from projects.models import Membership, Project, Role
     from providers.models import ApiKey
-    from renders import services
+    from renders import actions
     from renders.states import FINAL, Status
 
     web_port = free_port()
@@ -160,7 +164,7 @@ def main():
             started = time.monotonic()
             ids = {}
             for mode, (_secret, project) in renders.items():
-                ids[mode] = [services.submit(user, project, prompt=f"bench {mode} {i}: a lighthouse at dusk",
+                ids[mode] = [actions.submit(user, project, prompt=f"bench {mode} {i}: a lighthouse at dusk",
                                              model="sora-2", size="1280x720", seconds=4).pk
                              for i in range(args.renders)]
             from renders.models import Render
@@ -194,7 +198,9 @@ def main():
             print_webhook_latency(web_url, ApiKey.objects.get(name="bench webhooks"))
             if not ok:
                 print(worker.log()[-3000:])
-            return 0 if ok else 1
+                if not ASSERT_TARGETS:
+                    print("targets not asserted on the defaults")
+            return 0 if ok or not ASSERT_TARGETS else 1
     finally:
         if worker is not None:
             worker.stop()
