@@ -16,6 +16,7 @@ COPY projects ./projects
 COPY providers ./providers
 COPY renders ./renders
 COPY quotas ./quotas
+COPY staff ./staff
 COPY sorasim ./sorasim
 RUN pip install .
 

@@ -118,9 +118,9 @@ class Invitation(models.Model):
     def new(cls, project, email, role, invited_by):
         """An unsaved invitation and its raw token (the only time the token exists in clear)."""
         token = secrets.token_urlsafe(32)
-        days = getattr(settings, "INVITATION_EXPIRY_DAYS", 7)
+        expires_at = timezone.now() + timedelta(days=settings.INVITATION_EXPIRY_DAYS)
         invitation = cls(project=project, email=email, role=role, invited_by=invited_by,
-                         token_digest=_digest(token), expires_at=timezone.now() + timedelta(days=days))
+                         token_digest=_digest(token), expires_at=expires_at)
         return invitation, token
 
     @property

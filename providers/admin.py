@@ -1,79 +1,25 @@
-"""ApiKey admin: secrets are write-only (entered once, stored encrypted, shown as ••••last4 afterwards)."""
+"""The provider models in the Django admin, to look only. Keys are added and changed on the staff pages
+(/staff/keys/), through the one key form, which records every change in the audit log, resolves incidents and wakes
+waiting renders; an admin form would do none of that. The admin shows no secret, not even encrypted."""
 
-from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 
-from providers.models import ApiKey
-
-
-class ApiKeyForm(forms.ModelForm):
-    # render_value=False: a form shown again after a validation error does not echo the secret back
-    secret = forms.CharField(
-        label="API key",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Stored encrypted and never shown again. Leave empty to keep the current one.",
-    )
-    webhook_secret = forms.CharField(
-        label="Webhook signing secret",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="The provider's whsec_... secret. Leave empty to keep the current one.",
-    )
-
-    class Meta:
-        model = ApiKey
-        fields = [
-            "name", "provider", "base_url", "secret", "webhook_secret", "rpm_limit", "max_concurrent",
-            "can_remix_endpoint", "can_remix_by_create", "has_webhooks", "projects",
-        ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.instance.pk:
-            self.fields["secret"].required = True
-            self.fields["secret"].help_text = "Stored encrypted and never shown again."
-        else:
-            for name, last4 in (("secret", self.instance.secret_last4),
-                                ("webhook_secret", self.instance.webhook_secret_last4)):
-                if last4:
-                    self.fields[name].help_text = f"Current: ••••{last4}. " + self.fields[name].help_text
-
-    def clean_webhook_secret(self):
-        value = self.cleaned_data["webhook_secret"]
-        if value and not value.startswith("whsec_"):
-            raise forms.ValidationError("A webhook signing secret starts with whsec_.")
-        return value
-
-    def save(self, commit=True):
-        key = super().save(commit=False)
-        if self.cleaned_data.get("secret"):
-            key.secret = self.cleaned_data["secret"]
-        if self.cleaned_data.get("webhook_secret"):
-            key.webhook_secret = self.cleaned_data["webhook_secret"]
-        if commit:
-            key.save()
-            self._save_m2m()
-        return key
+from providers.models import ApiKey, AuditEntry, KeyIncident, KeyTest
+from soraweb.admin import ReadOnlyAdmin
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    form = ApiKeyForm
-    list_display = ["name", "provider", "base_url", "state", "masked_secret", "rpm_limit", "max_concurrent",
-                    "paused_until", "last_error_at"]
+class ApiKeyAdmin(ReadOnlyAdmin):
+    list_display = ["name", "provider", "state", "masked_secret", "rpm_limit", "max_concurrent", "last_error_at",
+                    "staff_page"]
     list_filter = ["state", "provider"]
     search_fields = ["name", "provider", "base_url"]
-    actions = ["enable_keys", "disable_keys", "drain_keys"]
-    readonly_fields = ["state", "masked_secret", "masked_webhook_secret", "webhook_url", "paused_until", "last_error",
-                       "last_error_at", "created_at", "updated_at"]
-    filter_horizontal = ["projects"]
+    # listed one by one: the encrypted secrets never reach the page
     fieldsets = [
-        (None, {"fields": ["name", "provider", "base_url", "state"]}),
-        ("Secrets", {"fields": ["secret", "masked_secret", "webhook_secret", "masked_webhook_secret",
-                                "webhook_url"]}),
+        (None, {"fields": ["name", "provider", "base_url", "state", "staff_page"]}),
+        ("Secrets", {"fields": ["masked_secret", "masked_webhook_secret", "webhook_url"]}),
         ("Limits and capabilities", {"fields": ["rpm_limit", "max_concurrent", "can_remix_endpoint",
                                                 "can_remix_by_create", "has_webhooks", "projects"]}),
         ("Health", {"fields": ["paused_until", "last_error", "last_error_at", "created_at", "updated_at"]}),
@@ -87,38 +33,46 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def masked_webhook_secret(self, obj):
         return f"••••{obj.webhook_secret_last4}" if obj.webhook_secret_last4 else "—"
 
-    @admin.display(description="Webhook URL (paste into the provider's settings)")
+    @admin.display(description="Webhook URL")
     def webhook_url(self, obj):
-        return obj.webhook_url if obj.pk else "shown once the key is saved"
+        return obj.webhook_url
 
-    # State changes go through the model's conditional UPDATEs, never through a form that may hold a stale
-    # state: a worker may have marked the key out of credit while the form was open.
+    @admin.display(description="Staff page")
+    def staff_page(self, obj):
+        return format_html('<a href="{}">Change on the staff page</a>', reverse("staff_key", args=[obj.pk]))
 
-    @admin.action(description="Enable (also: top-up acknowledged)")
-    def enable_keys(self, request, queryset):
-        changed = sum(key.reactivate() for key in queryset)
-        self.message_user(request, f"{changed} key(s) enabled.")
+    def changelist_view(self, request, extra_context=None):
+        self._point_to_staff_pages(request, reverse("staff_keys"))
+        return super().changelist_view(request, extra_context)
 
-    @admin.action(description="Disable")
-    def disable_keys(self, request, queryset):
-        changed = sum(key.disable() for key in queryset)
-        self.message_user(request, f"{changed} key(s) disabled.")
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET" and object_id.isdigit():
+            self._point_to_staff_pages(request, reverse("staff_key", args=[object_id]))
+        return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.action(description="Drain (finish jobs in flight, take no new ones)")
-    def drain_keys(self, request, queryset):
-        changed = sum(key.drain() for key in queryset)
-        self.message_user(request, f"{changed} key(s) draining.")
+    def _point_to_staff_pages(self, request, url):
+        messages.info(request, format_html(
+            'Provider keys are added, changed, enabled, disabled and drained on the <a href="{}">staff pages</a>; '
+            "the admin only shows them.", url))
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.save()
-            return
-        # Workers change state, paused_until and last_error by conditional UPDATE at any moment: write back
-        # only what the admin changed, never a stale copy of the rest.
-        fields = [name for name in form.changed_data if name in {f.name for f in obj._meta.concrete_fields}]
-        if form.cleaned_data.get("secret"):
-            fields += ["secret_encrypted", "secret_last4"]
-        if form.cleaned_data.get("webhook_secret"):
-            fields += ["webhook_secret_encrypted", "webhook_secret_last4"]
-        if fields:
-            obj.save(update_fields=[*fields, "updated_at"])
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor_name", "action", "target_type", "target", "detail"]
+    list_filter = ["target_type", "action"]
+    search_fields = ["actor_name", "target", "detail"]
+    date_hierarchy = "at"
+
+
+@admin.register(KeyIncident)
+class KeyIncidentAdmin(ReadOnlyAdmin):
+    list_display = ["key", "kind", "opened_at", "emailed_at", "resolved_at", "resolution"]
+    list_filter = ["kind"]
+    list_select_related = ["key"]
+
+
+@admin.register(KeyTest)
+class KeyTestAdmin(ReadOnlyAdmin):
+    list_display = ["key", "outcome", "status_code", "requested_by", "requested_at", "finished_at"]
+    list_filter = ["outcome"]
+    list_select_related = ["key", "requested_by"]

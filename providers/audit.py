@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save
 
+from projects.models import Project
 from providers.models import AuditEntry
 
 _actor = ContextVar("audit_actor", default=None)
@@ -185,8 +186,6 @@ def _deleted(sender, instance, **kwargs):
 
 
 def _key_projects_changed(sender, instance, action, pk_set, **kwargs):
-    from projects.models import Project
-
     if action == "pre_clear":
         instance._audit_cleared = list(instance.projects.values_list("name", flat=True))
         return

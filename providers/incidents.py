@@ -6,24 +6,24 @@ hear of it at once, and once.
   incident (the one-open-incident-per-key constraint makes two sweeps, or a sweep and a key test, open it once)
   and closes when the key works again or is disabled; its email is claimed by a conditional UPDATE, so it is
   sent once whatever reruns. `sweep()` runs periodically (beat) and right after a key test marks a key.
-- Authors of renders waiting for such a key see "waiting for credit" (`credit_waits`).
+- Authors of renders waiting for such a key see "waiting for credit" (renders.keypool.credit_waits).
 """
 
 import logging
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from providers import signals
 from providers.models import BROKEN_STATES, ApiKey, KeyIncident, KeyState
 
 log = logging.getLogger(__name__)
-
 
 
 # --- opening and closing ---------------------------------------------------------------------------
@@ -67,9 +67,8 @@ def sweep():
 
 
 def _enqueue_email(incident_id):
-    from providers import tasks
-
-    tasks.email_key_incident.delay(incident_id)
+    # by name (providers.tasks imports this module); ProvidersConfig.ready registers it in every process
+    current_app.tasks["providers.tasks.email_key_incident"].delay(incident_id)
 
 
 # --- the email -------------------------------------------------------------------------------------
@@ -95,7 +94,7 @@ def send_email(incident_id):
     key = incident.key
     context = {"incident": incident, "key": key, "state": KeyState(incident.kind).label.lower(),
                "url": settings.SITE_URL + reverse("staff_key", kwargs={"key_id": key.pk}),
-               "waiting": waiting_render_count(key)}
+               "waiting": signals.total(signals.waiting_count, key)}
     message = EmailMultiAlternatives(
         subject=f"[soraweb] Provider key “{key.name}” is {context['state']}",
         body=render_to_string("providers/email/key_incident.txt", context),
@@ -110,26 +109,6 @@ def send_email(incident_id):
     return True
 
 
-def waiting_render_count(key):
-    from renders.models import Render
-    from renders.states import Status
-
-    return Render.objects.filter(status=Status.WAITING).filter(pool_filter(key)).count()
-
-
-def pool_filter(key):
-    """Renders that `key` may serve (the pipeline's rule, renders.pipeline.key_pool): a remix only its parent's
-    key; any other render the keys dedicated to its project, or the default pool when the project has none."""
-    from projects.models import Project
-
-    remixes = Q(remix_of__isnull=False, remix_of__api_key=key)
-    dedicated = list(key.projects.values_list("pk", flat=True))
-    if dedicated:
-        return remixes | Q(remix_of__isnull=True, project_id__in=dedicated)
-    with_own_keys = Project.objects.filter(api_keys__isnull=False).values("pk")
-    return remixes | (Q(remix_of__isnull=True) & ~Q(project_id__in=with_own_keys))
-
-
 # --- what pages show -------------------------------------------------------------------------------
 
 def broken_keys():
@@ -139,32 +118,3 @@ def broken_keys():
     for key in keys:
         key.open_incident = incidents.get(key.pk)
     return keys
-
-
-def credit_waits(user, limit=50):
-    """The user's renders waiting because every key that could take them is out of credit or invalid, grouped by
-    project: [{"project": Project, "count": n, "out_of_credit": bool}]."""
-    from renders.models import Render
-    from renders.pipeline import key_pool
-    from renders.states import Status
-
-    renders = list(Render.objects.filter(author=user, status=Status.WAITING).select_related("project", "remix_of")
-                   .order_by("project_id", "pk")[:limit])
-    if not renders:
-        return []
-    pools, groups = {}, {}
-    for render in renders:
-        pool_id = ("remix", render.remix_of_id) if render.remix_of_id else ("project", render.project_id)
-        if pool_id not in pools:
-            pools[pool_id] = key_pool(render)
-        pool = pools[pool_id]
-        # a rate-limited key comes back by itself (the pipeline keeps it in the pool): that is no credit wait
-        if not pool or any(key.takes_new_work or key.state == KeyState.RATE_LIMITED for key in pool):
-            continue
-        broken = [key for key in pool if key.state in BROKEN_STATES]
-        if not broken:
-            continue  # disabled or draining keys: an admin decision, not an incident
-        group = groups.setdefault(render.project_id, {"project": render.project, "count": 0, "out_of_credit": False})
-        group["count"] += 1
-        group["out_of_credit"] |= any(key.state == KeyState.OUT_OF_CREDIT for key in broken)
-    return list(groups.values())

@@ -3,16 +3,20 @@
 State changes use the key's own conditional UPDATEs (providers.models.ApiKey): a worker may mark the key out of
 credit while a staff page is open, and a stale form must never write an old state back. Edits save only the
 fields the form changed, for the same reason. Every action writes an audit entry.
+
+A key that takes new work again is announced (providers.signals.key_available): the apps above wake the work
+waiting for it, and the number they woke is what the staff page reports.
 """
 
 import itertools
 import logging
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from providers import audit, incidents, limiter
+from providers import audit, incidents, limiter, signals
 from providers.errors import InvalidKey, OutOfCredit, ProviderError, ProviderUnavailable, RateLimited
 from providers.models import ApiKey, KeyState, KeyTest
 
@@ -29,7 +33,7 @@ def add_key(form, actor):
     """Create the key from a valid KeyForm; renders waiting for a key of its pool look again at once."""
     with transaction.atomic(), audit.acting_as(actor):
         key = form.save()
-        woken = wake_waiting_renders(key)
+        woken = announce_available(key)
     return key, woken
 
 
@@ -45,7 +49,7 @@ def update_key(form, actor):
         if fields:
             key.save(update_fields=[*fields, "updated_at"])
         form.save_m2m()
-        woken = wake_waiting_renders(key) if {"projects", "max_concurrent", "rpm_limit"} & set(form.changed_data) \
+        woken = announce_available(key) if {"projects", "max_concurrent", "rpm_limit"} & set(form.changed_data) \
             else 0
     return key, woken
 
@@ -61,7 +65,7 @@ def enable(key, actor):
             raise KeyActionRefused(f"{key.name} is already {key.get_state_display().lower()}.")
         incidents.resolve(key, by=actor, how="enabled")
         audit.record(actor, "key.enabled", key, f"was {before}")
-        woken = wake_waiting_renders(key)
+        woken = announce_available(key)
     return woken
 
 
@@ -89,7 +93,7 @@ def drain(key, actor):
         before = key.get_state_display().lower()
         if not key.drain():
             raise KeyActionRefused(f"Only an active or rate-limited key can be drained; {key.name} is {before}.")
-        in_flight = _renders_in_flight(key)
+        in_flight = signals.total(signals.key_draining, key)
         audit.record(actor, "key.drained", key, f"was {before}; {in_flight} render(s) in flight finish on it")
     return in_flight
 
@@ -103,41 +107,29 @@ def acknowledge_top_up(key, actor):
         if not key.reactivate():
             raise KeyActionRefused(f"{key.name} changed state meanwhile; look again.")
         incidents.resolve(key, by=actor, how="top-up acknowledged")
-        woken = wake_waiting_renders(key)
+        woken = announce_available(key)
         audit.record(actor, "key.topped_up", key, f"top-up acknowledged; {woken} waiting render(s) resumed")
     return woken
 
 
-def wake_waiting_renders(key):
-    """Renders waiting for a key that this one may serve try again now instead of at their next look. Only renders
-    no worker holds, and not those backing off after a provider fault (attempts > 0: their backoff is kept, as in
-    renders.services.wake_next_waiting); the dispatcher sends them (a conditional UPDATE of next_attempt_at)."""
-    from renders.models import Render
-    from renders.states import Status
-
+def announce_available(key):
+    """The key takes new work (again): announce it, inside the caller's transaction; returns how many waiting
+    renders the listeners woke (0 for a key that does not take new work)."""
     if not key.takes_new_work:
         return 0
-    now = timezone.now()
-    return Render.objects.filter(status=Status.WAITING, attempts=0, heartbeat_at__isnull=True,
-                                 next_attempt_at__gt=now).filter(incidents.pool_filter(key)).update(next_attempt_at=now)
-
-
-def _renders_in_flight(key):
-    from renders.models import Render
-
-    return Render.objects.in_flight().filter(api_key=key).count()
+    return signals.total(signals.key_available, key)
 
 
 # --- the live test -----------------------------------------------------------------------------------
 
 def start_test(key, actor):
     """Record a test and enqueue it (after commit); the key page polls for the result."""
-    from providers import tasks
-
     with transaction.atomic():
         test = KeyTest.objects.create(key=key, requested_by=actor if actor.is_authenticated else None)
         audit.record(actor, "key.tested", key, "live list call requested")
-        transaction.on_commit(lambda: tasks.test_key.delay(test.pk))
+        # by name (providers.tasks imports this module); ProvidersConfig.ready registers it in every process
+        task = current_app.tasks["providers.tasks.test_key"]
+        transaction.on_commit(lambda: task.delay(test.pk))
     return test
 
 

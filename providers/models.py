@@ -1,11 +1,13 @@
 import uuid
 
+import httpx
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from providers import crypto
+from providers.client import VideoClient
 
 # Keys whose trouble is only a pause: a billing or auth failure moves them out of these states.
 WORKING_STATES = ("active", "rate_limited", "draining")
@@ -87,17 +89,10 @@ class ApiKey(models.Model):
     def client(self, **kwargs):
         """A VideoClient for this key, the secret decrypted now (never kept on the instance).
 
-        Timeouts come from settings PROVIDER_TIMEOUT_SECONDS / PROVIDER_CONNECT_TIMEOUT_SECONDS (30 / 10)."""
-        import httpx
-
-        from providers.client import VideoClient
-
+        Timeouts come from settings PROVIDER_TIMEOUT_SECONDS / PROVIDER_CONNECT_TIMEOUT_SECONDS."""
         kwargs.setdefault(
             "timeout",
-            httpx.Timeout(
-                float(getattr(settings, "PROVIDER_TIMEOUT_SECONDS", 30)),
-                connect=float(getattr(settings, "PROVIDER_CONNECT_TIMEOUT_SECONDS", 10)),
-            ),
+            httpx.Timeout(settings.PROVIDER_TIMEOUT_SECONDS, connect=settings.PROVIDER_CONNECT_TIMEOUT_SECONDS),
         )
         return VideoClient(self.base_url, self.secret, **kwargs)
 

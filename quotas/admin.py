@@ -12,19 +12,7 @@ from quotas.models import (
     cents_to_usd,
     ms_to_seconds,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Money records are written by quotas.services only; the admin may look, never touch."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from soraweb.admin import ReadOnlyAdmin
 
 
 def _limit_text(status):
@@ -63,14 +51,8 @@ class ProjectBudgetAdmin(admin.ModelAdmin):
         return f"{cents_to_usd(used)} USD spent, {cents_to_usd(reserved)} USD reserved"
 
 
-@admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "kind", "user", "project", "month", "render", "seconds_used", "seconds_reserved",
-                    "spend_used_usd", "spend_reserved_usd", "slots", "reason"]
-    list_filter = ["kind", "month"]
-    search_fields = ["user__username", "project__name"]
-    list_select_related = ["user", "project", "render"]
-    date_hierarchy = "created_at"
+class SecondsColumns(ReadOnlyAdmin):
+    """The seconds columns of the records that carry used and reserved milliseconds."""
 
     @admin.display(description="seconds used")
     def seconds_used(self, obj):
@@ -79,6 +61,16 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     @admin.display(description="seconds reserved")
     def seconds_reserved(self, obj):
         return ms_to_seconds(obj.seconds_reserved_ms)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(SecondsColumns):
+    list_display = ["created_at", "kind", "user", "project", "month", "render", "seconds_used", "seconds_reserved",
+                    "spend_used_usd", "spend_reserved_usd", "slots", "reason"]
+    list_filter = ["kind", "month"]
+    search_fields = ["user__username", "project__name"]
+    list_select_related = ["user", "project", "render"]
+    date_hierarchy = "created_at"
 
 
 @admin.register(Reservation)
@@ -93,16 +85,8 @@ class ReservationAdmin(ReadOnlyAdmin):
         return ms_to_seconds(obj.seconds_ms)
 
 
-class CounterAdmin(ReadOnlyAdmin):
+class CounterAdmin(SecondsColumns):
     list_filter = ["month"]
-
-    @admin.display(description="seconds used")
-    def seconds_used(self, obj):
-        return ms_to_seconds(obj.seconds_used_ms)
-
-    @admin.display(description="seconds reserved")
-    def seconds_reserved(self, obj):
-        return ms_to_seconds(obj.seconds_reserved_ms)
 
     @admin.display(description="spent (USD)")
     def spent(self, obj):

@@ -1,10 +1,13 @@
-"""Server-rendered SVG charts: the geometry is computed here, the markup is a template
-(templates/quotas/_bar_chart.html, _sparkline.html). No JavaScript, no inline styles (the CSP forbids them):
-sizes are SVG attributes, colours come from static/css/charts.css."""
+"""Server-rendered SVG charts of money and seconds per day: the geometry is computed here, the markup is a
+template (templates/components.html: bar_chart, sparkline). No JavaScript, no inline styles (the CSP forbids them):
+sizes are SVG attributes, colours come from static/css/app.css. Also the calendar and the number formats they use,
+shared by the usage page and the staff dashboard."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+
+from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,24 @@ class Chart:
     @property
     def is_empty(self):
         return not self.total
+
+
+def fmt_usd(value):
+    return f"${Decimal(value).quantize(Decimal('0.01')):,}"
+
+
+def fmt_seconds(value):
+    value = Decimal(value).quantize(Decimal("0.1"))
+    return f"{int(value)} s" if value == value.to_integral() else f"{value} s"
+
+
+def today():
+    """Today in the site's time zone (the days of the charts are the site's days)."""
+    return timezone.localtime(timezone.now(), timezone.get_default_timezone()).date()
+
+
+def start_of_day(day):
+    return timezone.make_aware(datetime(day.year, day.month, day.day), timezone.get_default_timezone())
 
 
 def days_ending(last_day, count=30):

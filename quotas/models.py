@@ -49,7 +49,19 @@ class ProjectBudget(models.Model):
         return f"Budget of {self.project}"
 
 
-class UserMonth(models.Model):
+class MonthCounters(models.Model):
+    """The counters of one calendar month: seconds and spend, used (settled) and reserved (in flight)."""
+
+    seconds_used_ms = models.BigIntegerField(default=0)
+    seconds_reserved_ms = models.BigIntegerField(default=0)
+    spend_used_cents = models.BigIntegerField(default=0)
+    spend_reserved_cents = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class UserMonth(MonthCounters):
     """A user's counters for one calendar month: the rows the conditional UPDATEs guard.
 
     Kept apart from UserAllowance on purpose: an admin saving an allowance form must never write back a
@@ -57,10 +69,6 @@ class UserMonth(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="+")
     month = models.DateField(help_text="First day of the month, in the site's time zone.")
-    seconds_used_ms = models.BigIntegerField(default=0)
-    seconds_reserved_ms = models.BigIntegerField(default=0)
-    spend_used_cents = models.BigIntegerField(default=0)
-    spend_reserved_cents = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "month"], name="quotas_unique_user_month")]
@@ -69,15 +77,11 @@ class UserMonth(models.Model):
         return f"{self.user} {self.month:%Y-%m}"
 
 
-class ProjectMonth(models.Model):
+class ProjectMonth(MonthCounters):
     """A project's counters for one calendar month (spend is guarded by the budget; seconds are for show)."""
 
     project = models.ForeignKey("projects.Project", models.CASCADE, related_name="+")
     month = models.DateField()
-    seconds_used_ms = models.BigIntegerField(default=0)
-    seconds_reserved_ms = models.BigIntegerField(default=0)
-    spend_used_cents = models.BigIntegerField(default=0)
-    spend_reserved_cents = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "month"], name="quotas_unique_project_month")]

@@ -1,8 +1,7 @@
 from django.urls import path
 
-from quotas import dashboard, views
+from quotas import views
 
 urlpatterns = [
     path("usage/", views.usage, name="usage"),
-    path("staff/", dashboard.dashboard, name="staff_dashboard"),
 ]

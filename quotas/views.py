@@ -9,41 +9,22 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from projects.models import Project
 from quotas import charts, services
+from quotas.charts import fmt_seconds, fmt_usd
 from quotas.models import LedgerEntry, ProjectMonth, cents_to_usd, ms_to_seconds
-
-
-def fmt_usd(value):
-    return f"${Decimal(value).quantize(Decimal('0.01')):,}"
-
-
-def fmt_seconds(value):
-    value = Decimal(value).quantize(Decimal("0.1"))
-    return f"{int(value)} s" if value == value.to_integral() else f"{value} s"
 
 
 def daily(entries, days, field):
     """{day: sum of `field`} over `entries`, by calendar day in the site's time zone."""
     tz = timezone.get_default_timezone()
-    rows = (entries.filter(created_at__gte=start_of_day(days[0]))
+    rows = (entries.filter(created_at__gte=charts.start_of_day(days[0]))
             .annotate(day=TruncDate("created_at", tzinfo=tz)).values("day").annotate(total=Sum(field)))
     return {row["day"]: row["total"] or 0 for row in rows}
 
 
-def start_of_day(day):
-    from datetime import datetime
-
-    return timezone.make_aware(datetime(day.year, day.month, day.day), timezone.get_default_timezone())
-
-
-def today():
-    return timezone.localtime(timezone.now(), timezone.get_default_timezone()).date()
-
-
 def budget_left(project_id, month):
     """(budget, remaining) of a project's monthly budget in USD, or (None, None) when it has none."""
-    from projects.models import Project
-
     project = Project(pk=project_id)
     budget = services.project_budget(project)
     if budget is None:
@@ -76,7 +57,7 @@ def usage(request):
     for project in summary.projects:
         budget, left = budget_left(project.project_id, summary.month)
         rows.append({"usage": project, "budget": budget, "budget_left": left})
-    days = charts.days_ending(today())
+    days = charts.days_ending(charts.today())
     mine = LedgerEntry.objects.filter(user=request.user)
     spend = daily(mine, days, "spend_used_cents")
     seconds = daily(mine, days, "seconds_used_ms")

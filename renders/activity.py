@@ -40,11 +40,13 @@ class Entry:
 
 def _rows(project_id):
     text = CharField()
-    events = (RenderEvent.objects.filter(FEED_EVENTS, render__project_id=project_id)
+    # .order_by() drops each model's default ordering: SQLite refuses ORDER BY inside a compound query's parts
+    # (PostgreSQL accepts it), and only the order of the whole union matters
+    events = (RenderEvent.objects.filter(FEED_EVENTS, render__project_id=project_id).order_by()
               .annotate(k=Value("event", output_field=text)).values_list("created_at", "k", "id"))
-    comments = (Comment.objects.filter(project_id=project_id)
+    comments = (Comment.objects.filter(project_id=project_id).order_by()
                 .annotate(k=Value("comment", output_field=text)).values_list("created_at", "k", "id"))
-    joined = (Membership.objects.filter(project_id=project_id)
+    joined = (Membership.objects.filter(project_id=project_id).order_by()
               .annotate(k=Value("joined", output_field=text)).values_list("created_at", "k", "id"))
     # ties (the same instant) broken by kind and id, so pages never overlap or skip
     return events.union(comments, joined, all=True).order_by(F("created_at").desc(), F("k").desc(), F("id").desc())

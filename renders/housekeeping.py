@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from renders.models import Render
+from renders.pipeline import remove_files
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,6 @@ def sweep(now=None, storage=None):
 
 
 def sweep_deleted_renders():
-    from renders.pipeline import remove_files
-
     has_files = Q()
     for name in FILE_FIELDS:
         has_files |= ~Q(**{name: ""})

@@ -2,10 +2,12 @@ import hashlib
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from projects.access import get_membership
 from renders.states import FINAL, IN_FLIGHT, Status, can_move
 
 VARIANTS = {
@@ -292,19 +294,7 @@ class Notice(models.Model):
         return f"{self.kind} notice of render {self.render_id} for {self.user}"
 
 
-def _notice_on_final_event(sender, instance, created, raw=False, **kwargs):
-    # Every status move writes a RenderEvent (Render.move), so this sees every render that reaches a final
-    # state, whichever path moved it; the notice itself is written after the commit (renders.notices).
-    if created and not raw:
-        from renders import notices
-
-        notices.on_final_event(instance)
-
-
-models.signals.post_save.connect(_notice_on_final_event, sender=RenderEvent, dispatch_uid="renders.notices")
-
-
-# --- review: comments (renders/review.py) ------------------------------------------------------------
+# --- review: comments (renders/views/render.py) ------------------------------------------------------------
 
 COMMENT_MAX_CHARS = 4000
 
@@ -335,10 +325,6 @@ class Comment(models.Model):
     def post(cls, render, author, body):
         """A new comment by `author` (any member but an archived project's: projects.access raises 404 / 403).
         ValidationError (by field) for an empty or too long body; the text is kept as typed otherwise."""
-        from django.core.exceptions import ValidationError
-
-        from projects.access import get_membership
-
         get_membership(author, render.project_id, write=True)
         body = (body or "").strip()
         if not body:

@@ -2,7 +2,7 @@
 
 A notice is written once, when the render reaches a final state (completed or failed; a cancel is the user's
 own doing and needs no notice). The hook is the RenderEvent that every status move writes (Render.move): a
-receiver in renders.models calls `render_finished` once the transaction that made the move commits, whichever
+receiver in renders.receivers calls `render_finished` once the transaction that made the move commits, whichever
 path made it (a worker, a webhook, the reconciler). The slow poll of base.html shows unseen notices; authors who
 chose it on their settings page get an email too, at most once per notice.
 """
@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.defaultfilters import truncatechars
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from renders.models import Notice, NotificationSettings, Render
@@ -26,8 +27,6 @@ MAX_SHOWN = 10  # notices one poll brings at most (the rest come with the next p
 
 def render_url(render):
     """The render page (the render page's own URL once it exists; its path is fixed by the URL scheme)."""
-    from django.urls import NoReverseMatch, reverse
-
     try:
         return reverse("render_detail", kwargs={"project_id": render.project_id, "render_id": render.pk})
     except NoReverseMatch:

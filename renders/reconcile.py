@@ -13,6 +13,7 @@
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,7 +23,9 @@ from django.utils import timezone
 
 from providers import limiter
 from providers.errors import ProviderError
-from renders import pipeline, services
+from providers.models import KeyLimit
+from renders import pipeline
+from renders.lifecycle import mark_failed, plain_error, take_video_id
 from renders.models import EventKind, Render, prompt_hash
 from renders.states import IN_FLIGHT, NOT_SENT, Status
 
@@ -52,7 +55,7 @@ def reap_quiet():
             if render.status == Status.SENDING and not render.provider_video_id:
                 # the POST may have left: never send it again; look for the job instead
                 if not quiet.update(heartbeat_at=None, error_code="outcome_unknown",
-                                    error_message=services.plain_error("outcome_unknown"), updated_at=now):
+                                    error_message=plain_error("outcome_unknown"), updated_at=now):
                     continue
                 render.note(EventKind.ERROR, "The worker went quiet while sending the create; the reconciler will "
                             "look for the job in the provider's list.", source="reconciler")
@@ -90,62 +93,94 @@ def _matches(render, video, sent_at, window):
 
 
 def settle_unknown_outcomes():
-    now = timezone.now()
-    window = settings.RENDER_RECONCILE_WINDOW_SECONDS
-    give_up_before = now - timedelta(seconds=settings.RENDER_RECONCILE_GIVE_UP_SECONDS)
+    """Adopt or give up the creates whose outcome is unknown, one listing of each key's recent jobs per round.
+    Returns how many renders were settled (adopted or failed)."""
+    done = 0
+    for key, renders in _unknown_outcomes_by_key().items():
+        listing = list_recent_jobs(key, since=renders[0].create_sent_at.timestamp()
+                                   - settings.RENDER_RECONCILE_WINDOW_SECONDS)
+        if listing is None:
+            continue  # the limiter or the provider said not now: next round
+        log.info("reconcile: %d render(s) with an unknown outcome on key %s; %d job(s) listed in the window",
+                 len(renders), key.pk, len(listing.videos))
+        done += settle_with_listing(key, renders, listing)
+    return done
+
+
+def _unknown_outcomes_by_key():
+    """Renders sent a while ago with no job id and no worker holding them, oldest first, by key."""
+    sent_before = timezone.now() - timedelta(seconds=settings.RENDER_RECONCILE_AFTER_SECONDS)
     unknown = (
         Render.objects.filter(status=Status.SENDING, provider_video_id="", heartbeat_at__isnull=True,
-                              create_sent_at__lte=now - timedelta(seconds=settings.RENDER_RECONCILE_AFTER_SECONDS))
+                              create_sent_at__lte=sent_before)
         .select_related("api_key", "remix_of")
         .order_by("create_sent_at")
     )
     by_key = defaultdict(list)
     for render in unknown:
         by_key[render.api_key].append(render)
+    return by_key
+
+
+@dataclass
+class JobListing:
+    videos: list
+    complete: bool  # False: the limiter stopped the listing before it reached `since`
+
+
+def list_recent_jobs(key, *, since):
+    """The key's jobs created since `since` (a unix time), newest first, each page through the limiter; None when
+    the limiter or the provider refuses the first request."""
+    if limiter.acquire_request(key.pk) > 0:
+        return None
+    videos, complete = [], True
+    try:
+        with pipeline.provider_client(key) as client:
+            for video in client.list(limit=PAGE, order="desc"):
+                if video.created_at is not None and video.created_at < since:
+                    break
+                videos.append(video)
+                # the next item costs another request (the next page): through the limiter like any other
+                if len(videos) % PAGE == 0 and limiter.acquire_request(key.pk) > 0:
+                    complete = False
+                    break
+    except ProviderError as exc:
+        log.warning("reconcile: listing the jobs of key %s failed: %s", key.pk, exc)
+        return None
+    return JobListing(videos, complete)
+
+
+def settle_with_listing(key, renders, listing):
+    """Give each render the listed job that matches it (created nearest to its create, never one a render already
+    owns), or give it up once the give-up time passed and the listing was complete. Returns how many settled."""
+    window = settings.RENDER_RECONCILE_WINDOW_SECONDS
+    give_up_before = timezone.now() - timedelta(seconds=settings.RENDER_RECONCILE_GIVE_UP_SECONDS)
+    owned = set(Render.objects.filter(api_key=key, provider_video_id__in=[v.id for v in listing.videos])
+                .values_list("provider_video_id", flat=True))
+    free = sorted((v for v in listing.videos if v.id not in owned), key=lambda v: v.created_at or 0)
     done = 0
-    for key, renders in by_key.items():
-        oldest = renders[0].create_sent_at.timestamp() - window
-        if limiter.acquire_request(key.pk) > 0:
-            continue  # next round
-        complete = True
-        try:
-            with pipeline.provider_client(key) as client:
-                listed = []
-                for video in client.list(limit=PAGE, order="desc"):
-                    if video.created_at is not None and video.created_at < oldest:
-                        break
-                    listed.append(video)
-                    # the next item costs another request (the next page): through the limiter like any other
-                    if len(listed) % PAGE == 0 and limiter.acquire_request(key.pk) > 0:
-                        complete = False
-                        break
-        except ProviderError as exc:
-            log.warning("reconcile: listing the jobs of key %s failed: %s", key.pk, exc)
-            continue
-        log.info("reconcile: %d render(s) with an unknown outcome on key %s; %d job(s) listed in the window",
-                 len(renders), key.pk, len(listed))
-        owned = set(Render.objects.filter(api_key=key, provider_video_id__in=[v.id for v in listed])
-                    .values_list("provider_video_id", flat=True))
-        free = sorted((v for v in listed if v.id not in owned), key=lambda v: v.created_at or 0)
-        for render in renders:
-            sent = render.create_sent_at.timestamp()
-            candidates = [v for v in free if _matches(render, v, render.create_sent_at, window)]
-            # the job created nearest to our POST (renders are taken oldest first, so each gets its own)
-            match = min(candidates, key=lambda v: abs((v.created_at or sent) - sent), default=None)
-            if match is not None:
-                free.remove(match)
-                try:
-                    adopted = services.take_video_id(
-                        render, match, source="reconciler",
-                        message=f"Found the job {match.id} in the provider's list and adopted it (the create's "
-                                "answer was lost; it was not sent again).")
-                except IntegrityError:  # another render took it at the same moment
-                    adopted = False
-                done += adopted
-            elif complete and render.create_sent_at <= give_up_before:
-                # only on the whole list: the job may be on a page this round did not read
-                done += give_up(render)
+    for render in renders:
+        sent = render.create_sent_at.timestamp()
+        candidates = [v for v in free if _matches(render, v, render.create_sent_at, window)]
+        # the job created nearest to our POST (renders are taken oldest first, so each gets its own)
+        match = min(candidates, key=lambda v: abs((v.created_at or sent) - sent), default=None)
+        if match is not None:
+            free.remove(match)
+            done += adopt(render, match)
+        elif listing.complete and render.create_sent_at <= give_up_before:
+            # only on the whole list: the job may be on a page this round did not read
+            done += give_up(render)
     return done
+
+
+def adopt(render, video):
+    """The render's lost create answer was this job: take its id (it was not sent again)."""
+    try:
+        return take_video_id(render, video, source="reconciler",
+                             message=f"Found the job {video.id} in the provider's list and adopted it (the create's "
+                                     "answer was lost; it was not sent again).")
+    except IntegrityError:  # another render took it at the same moment
+        return False
 
 
 def give_up(render):
@@ -158,14 +193,14 @@ def give_up(render):
                                      heartbeat_at__isnull=True).update(updated_at=timezone.now()):
             return False
         render.refresh_from_db()
-        return services.mark_failed(render, "outcome_unknown", source="reconciler")
+        return mark_failed(render, "outcome_unknown", source="reconciler")
 
 
 def expire_unstored():
     count = 0
     for render in Render.objects.filter(status=Status.DOWNLOADING, provider_expires_at__lte=timezone.now(),
                                         heartbeat_at__isnull=True):
-        count += services.mark_failed(render, "expired", source="reconciler")
+        count += mark_failed(render, "expired", source="reconciler")
     return count
 
 
@@ -185,8 +220,6 @@ def resync_job_slots():
     the truth is the renders holding a slot. The counter is read first and the renders after, and the fix is a
     conditional UPDATE on the value read: a slot taken or given back meanwhile makes it a no-op until the next round
     (a fix computed from an older count would otherwise undo a release, or let a key exceed its concurrency)."""
-    from providers.models import KeyLimit
-
     fixed = 0
     for key_id, counted in KeyLimit.objects.values_list("key_id", "jobs_in_flight"):
         truth = Render.objects.filter(api_key_id=key_id, job_slot_held=True).count()

@@ -17,6 +17,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from providers.models import ApiKey
+from renders import enqueue
 from renders.models import WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -60,16 +61,11 @@ def webhook(request, key_uuid):
                 api_key=key, webhook_id=webhook_id, event_type=event_type, video_id=video_id, payload=payload,
             )
             if video_id:
-                _enqueue_apply(delivery.pk)
+                # robust: with the broker down (Redis restarting) the delivery is stored and answered all the
+                # same; the render's safety-net poll (RENDER_POLL_WITH_WEBHOOKS_SECONDS) then brings the news
+                enqueue.on_commit("apply_webhook", delivery.pk)
     except IntegrityError:
         # the same delivery again (a retry, or a concurrent duplicate): it has had its one effect
         return JsonResponse({"status": "duplicate"})
     return JsonResponse({"status": "accepted"})
 
-
-def _enqueue_apply(delivery_id):
-    from renders import tasks
-
-    # robust: with the broker down (Redis restarting) the delivery is stored and answered all the same; the render's
-    # safety-net poll (RENDER_POLL_WITH_WEBHOOKS_SECONDS) then brings the news
-    transaction.on_commit(lambda: tasks.apply_webhook.delay(delivery_id), robust=True)

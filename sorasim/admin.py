@@ -1,4 +1,5 @@
-"""The admin API under `/_sim/`: keys, faults and job timing, counters, and a look at jobs. No auth: local use.
+"""The admin API under `/_sim/`: keys, faults and job timing, counters, and jobs (a look inside, expiry or a later
+moment of their life on request). No auth: local use.
 
 Errors use the same envelope as /v1. Documented in sorasim/README.md, which tests and benchmarks rely on.
 """
@@ -186,4 +187,14 @@ async def expire_job(request, sim):
     if job.status != "completed":
         raise bad_request(f"Video '{job.id}' is {job.view()[0]}: only a completed video can expire.")
     sim.expire_now(job)
+    return JSONResponse(job.to_admin())
+
+
+@admin
+async def advance_job(request, sim):
+    job = get_job(sim, request.path_params["video_id"])
+    seconds = (await json_body(request)).get("seconds")
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds <= 0:
+        raise bad_request("seconds must be a whole number > 0.", param="seconds")
+    sim.advance(job, seconds)
     return JSONResponse(job.to_admin())

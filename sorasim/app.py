@@ -75,6 +75,7 @@ def create_app(config):
         Route("/_sim/videos", admin.list_jobs, methods=["GET"]),
         Route("/_sim/videos/{video_id}", admin.show_job, methods=["GET"]),
         Route("/_sim/videos/{video_id}/expire", admin.expire_job, methods=["POST"]),
+        Route("/_sim/videos/{video_id}/advance", admin.advance_job, methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.state.sim = sim

@@ -95,3 +95,7 @@ class SimControl:
 
     def expire_video(self, video_id):
         return self._call("POST", f"/videos/{video_id}/expire")
+
+    def advance_video(self, video_id, seconds):
+        """Move one job `seconds` (whole) further through its life: progress, completion and expiry come sooner."""
+        return self._call("POST", f"/videos/{video_id}/advance", json={"seconds": seconds})

@@ -6,6 +6,7 @@ loop makes them atomic); each accepted job gets one asyncio task that encodes it
 
 import asyncio
 import collections
+import contextlib
 import copy
 import logging
 import math
@@ -59,6 +60,7 @@ class Simulator:
         self.webhooks = WebhookSender(self)
         self._rngs = {}
         self.tasks = set()
+        self._wakeups = {}  # job id -> asyncio.Event set when `advance` moves that job's timeline
         self.encoding = set()  # live ffmpeg processes
         self.semaphore = None
         self.pillow = None
@@ -271,29 +273,39 @@ class Simulator:
     async def _drive(self, job):
         try:
             if job.failure == "moderation":
-                await _sleep_until(job.fail_at)
+                await self._sleep_until(job, lambda: job.fail_at)
                 return self._fail(
                     job,
                     "moderation_blocked",
                     "Your request was blocked by our moderation system: the prompt was flagged.",
                 )
             if job.failure == "server_error":
-                await _sleep_until(job.fail_at)
+                await self._sleep_until(job, lambda: job.fail_at)
                 return self._fail(job, "server_error", "The video could not be generated because of a server error.")
             # a long job encodes near its end, so jobs that will not finish soon do not hold the encoders
-            await _sleep_until(job.due - ENCODE_LEAD[self.config.media])
+            await self._sleep_until(job, lambda: job.due - ENCODE_LEAD[self.config.media])
             try:
                 await self._ensure_media(job)
             except media.EncodeError as exc:
                 log.error("encoding %s failed: %s", job.id, exc)
                 return self._fail(job, "server_error", "The video could not be rendered.")
-            await _sleep_until(job.due)
+            await self._sleep_until(job, lambda: job.due)
             self._complete(job)
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug must still end the job in a state that says what happened
             log.exception("job %s crashed", job.id)
             self._fail(job, "server_error", "The simulator failed while rendering this video.")
+        finally:
+            self._wakeups.pop(job.id, None)
+
+    async def _sleep_until(self, job, moment):
+        """Sleep until `moment()`, a time on the job's timeline, read afresh whenever `advance` wakes us."""
+        wakeup = self._wakeups.setdefault(job.id, asyncio.Event())
+        while (delay := moment() - time.time()) > 0:
+            wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wakeup.wait(), delay)
 
     async def _ensure_media(self, job):
         folder = self.store.media_dir(job.id)
@@ -352,16 +364,33 @@ class Simulator:
         self.store.save_job(job)
         shutil.rmtree(self.store.media_dir(job.id), ignore_errors=True)
 
+    def advance(self, job, seconds):
+        """Move one job `seconds` (whole) further through its life, as if that time had passed for it alone: every
+        moment of its timeline (created, started, due, failure, completion, expiry) comes that much sooner.
+
+        Tests reach a late stage (progress near the end, completion, expiry) this way instead of sleeping, so a
+        busy machine cannot change what they see. Other jobs, rate-limit windows and webhooks keep real time.
+        """
+        job.created -= seconds
+        job.started -= seconds
+        job.due -= seconds
+        if job.fail_at is not None:
+            job.fail_at -= seconds
+        if job.completed_at is not None:
+            job.completed_at -= seconds
+        if job.expires_at is not None:
+            job.expires_at -= seconds
+        self.store.save_job(job)
+        wakeup = self._wakeups.get(job.id)
+        if wakeup is not None:
+            wakeup.set()  # its driver sleeps until a moment that just moved
+        if job.status == "completed" and not job.deleted:
+            self._schedule_expiry(job, time.time())
+
     def delete(self, job):
         job.deleted = True
         self.store.save_job(job)
         shutil.rmtree(self.store.media_dir(job.id), ignore_errors=True)
-
-
-async def _sleep_until(moment):
-    delay = moment - time.time()
-    if delay > 0:
-        await asyncio.sleep(delay)
 
 
 def mask(key):

@@ -4,6 +4,8 @@ import os
 from celery import Celery
 from celery.beat import PersistentScheduler
 
+from soraweb import health
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soraweb.settings")
 
 logger = logging.getLogger(__name__)
@@ -20,8 +22,6 @@ class HeartbeatScheduler(PersistentScheduler):
     """
 
     def tick(self, *args, **kwargs):
-        from soraweb import health
-
         try:
             health.stamp("beat")
         except Exception:  # the cache (Redis) is down or restarting: an exception here would end beat for good

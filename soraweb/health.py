@@ -2,6 +2,7 @@
 
 import time
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -35,9 +36,7 @@ def check_database():
 
 
 def check_broker():
-    from soraweb.celery import app
-
-    with app.connection_for_write() as conn:
+    with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 

@@ -1,6 +1,6 @@
 """soraweb settings: everything from the environment, with embedded defaults for a laptop.
 
-Unset DATABASE_URL means a SQLite file under var/; unset REDIS_URL means kombu's filesystem broker
+Unset DATABASE_URL means a SQLite file under var/; unset REDIS_URL means the embedded broker (soraweb/broker.py)
 under var/. Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL.
 """
 
@@ -40,8 +40,9 @@ def env_float(name, default):
     return float(env(name, default))
 
 
+# Everything the processes write on local disk lives under here; soraweb.paths.ensure_dirs() creates it at
+# start-up (never here: importing settings has no side effects).
 VAR_DIR = Path(env("SORAWEB_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env("SECRET_KEY", "")
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "providers",
     "renders",
     "quotas",
+    "staff",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # right after authentication: audit entries name the request's user as the actor of every change
+    "providers.audit.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -111,18 +115,15 @@ DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
-    # web, worker and beat all write: WAL lets readers run beside the one writer, IMMEDIATE takes the
-    # write lock at BEGIN (no deadlock on upgrade), and the busy timeout makes writers queue, not fail.
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "soraweb.sqlite3",
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "soraweb.sqlite3"}}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Any SQLite file (the default, or a sqlite:/// DATABASE_URL such as the test worker's): web, worker and beat
+    # all write. WAL lets readers run beside the one writer, IMMEDIATE takes the write lock at BEGIN (no deadlock
+    # on upgrade), and the busy timeout makes writers queue, not fail.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -130,20 +131,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    # An unacknowledged message comes back after this long; the reaper, not redelivery, recovers a killed
+    # worker's renders, so this only has to outlast the longest task (CELERY_TASK_TIME_LIMIT).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                           "KEY_PREFIX": env("CACHE_KEY_PREFIX", "soraweb")}}
 else:
-    _broker = VAR_DIR / "broker"
-    for _sub in ("queue", "processed", "control"):
-        (_broker / _sub).mkdir(parents=True, exist_ok=True)
+    # No server: messages are files under var/broker/, written and claimed by atomic renames (soraweb/broker.py;
+    # kombu's own filesystem transport loses messages under concurrent producers and consumers).
     CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker / "queue"),
-        "data_folder_out": str(_broker / "queue"),
-        "processed_folder": str(_broker / "processed"),
-        "store_processed": False,
-        "control_folder": str(_broker / "control"),
-    }
+    CELERY_BROKER_TRANSPORT = "soraweb.broker:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder": str(VAR_DIR / "broker")}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}
 
@@ -157,18 +155,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = int(env("CELERY_TASK_TIME_LIMIT", 600))
 CELERY_TASK_SOFT_TIME_LIMIT = int(env("CELERY_TASK_SOFT_TIME_LIMIT", 540))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    **globals().get("CELERY_BROKER_TRANSPORT_OPTIONS", {}),
-    "visibility_timeout": 3600,
-}
 CELERY_TIMEZONE = "UTC"
+# autodiscovery finds each app's tasks.py; task modules under another name are listed here
+CELERY_IMPORTS = ["renders.housekeeping"]
+# The periodic schedule (CELERY_BEAT_SCHEDULE) and its queue are at the end of this file, after the intervals.
 CELERY_BEAT_SCHEDULER = "soraweb.celery.HeartbeatScheduler"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The worker stamps a heartbeat this often; a worker or beat heartbeat older than STALE is "down" on /healthz.
 HEARTBEAT_SECONDS = env_float("HEARTBEAT_SECONDS", 10)
 HEARTBEAT_STALE_SECONDS = env_float("HEARTBEAT_STALE_SECONDS", 60)
-CELERY_BEAT_SCHEDULE = {
-    "heartbeat": {"task": "soraweb.tasks.heartbeat", "schedule": HEARTBEAT_SECONDS},
-}
 
 # --- render pipeline --------------------------------------------------------------------------
 # Every wait of the pipeline is one of these (in seconds), so tests and the fault matrix can shrink them.
@@ -180,6 +175,10 @@ RENDER_MODELS = json.loads(env("RENDER_MODELS_JSON", "{}")) or {
 RENDER_SECONDS = [int(s) for s in env_list("RENDER_SECONDS", "4,8,12")]
 RENDER_PROMPT_MAX_CHARS = int(env("RENDER_PROMPT_MAX_CHARS", 32000))
 RENDER_REFERENCE_MAX_BYTES = int(env("RENDER_REFERENCE_MAX_BYTES", 20 * 1024 * 1024))
+# 40 megapixels: any camera's photo, yet a decode stays near 120 MB (RGB), not the gigabytes of a bomb
+RENDER_REFERENCE_MAX_PIXELS = int(env("RENDER_REFERENCE_MAX_PIXELS", 40_000_000))
+# How often every page's slow poll asks for notices (and, on a studio page, teammates' new renders).
+STUDIO_NOTICE_POLL_SECONDS = int(env("STUDIO_NOTICE_POLL_SECONDS", 20))
 # The dispatcher (beat) claims due renders (polls, retries, waits that ended) this often...
 RENDER_DISPATCH_INTERVAL_SECONDS = env_float("RENDER_DISPATCH_INTERVAL_SECONDS", 2)
 # ...and sends a due render's task again if no worker has picked it up after this long (a lost message).
@@ -203,8 +202,11 @@ RENDER_TRACK_DEADLINE_SECONDS = env_float("RENDER_TRACK_DEADLINE_SECONDS", 3600)
 RENDER_RETRY_BASE_SECONDS = env_float("RENDER_RETRY_BASE_SECONDS", 2)
 RENDER_RETRY_MAX_SECONDS = env_float("RENDER_RETRY_MAX_SECONDS", 60)
 RENDER_MAX_ATTEMPTS = int(env("RENDER_MAX_ATTEMPTS", 6))
-# No usable key (or no free slot): look again after this long (the quota setting caps the total wait).
+# No usable key (or no free slot): look again after this long...
 RENDER_KEY_RETRY_SECONDS = env_float("RENDER_KEY_RETRY_SECONDS", 15)
+# ...for at most this long in all (the render keeps its quota reservation meanwhile); then it fails as
+# "no usable key" and is refunded. QUOTA_MAX_KEY_WAIT_SECONDS is the variable's former name, still read.
+RENDER_MAX_KEY_WAIT_SECONDS = int(env("RENDER_MAX_KEY_WAIT_SECONDS") or env("QUOTA_MAX_KEY_WAIT_SECONDS") or 3600)
 # The reconciler: runs this often; looks for a create whose outcome is unknown after RECONCILE_AFTER; a listed
 # job matches if created within WINDOW of our create; no match after GIVE_UP: failed and released.
 RENDER_RECONCILE_INTERVAL_SECONDS = env_float("RENDER_RECONCILE_INTERVAL_SECONDS", 30)
@@ -219,22 +221,6 @@ PROVIDER_CONNECT_TIMEOUT_SECONDS = env_float("PROVIDER_CONNECT_TIMEOUT_SECONDS",
 # Downloads stream into a part file here (local disk, also with S3 storage) and reach storage only when complete;
 # a worker killed mid-download leaves its part file, which the resumed download starts over.
 RENDER_DOWNLOAD_DIR = Path(env("RENDER_DOWNLOAD_DIR", VAR_DIR / "downloads"))
-CELERY_BEAT_SCHEDULE.update({
-    # expires: a tick that waited in the queue much longer than its period is useless (later ones are coming)
-    "renders-dispatch": {"task": "renders.tasks.dispatch_due_renders", "schedule": RENDER_DISPATCH_INTERVAL_SECONDS,
-                         "options": {"expires": max(2 * RENDER_DISPATCH_INTERVAL_SECONDS, 2)}},
-    "renders-reconcile": {"task": "renders.tasks.reconcile_renders", "schedule": RENDER_RECONCILE_INTERVAL_SECONDS,
-                          "options": {"expires": max(2 * RENDER_RECONCILE_INTERVAL_SECONDS, 2)}},
-})
-# The periodic ticks have a queue of their own, which every worker also consumes (in turn with the default one):
-# behind a backlog of render work they would otherwise wait until they expire, and nothing would be dispatched,
-# reconciled or reaped while the backlog lasts.
-CELERY_TASK_QUEUES = {"celery": {}, "periodic": {}}  # bound to the default exchange by their names
-CELERY_TASK_ROUTES = {
-    "renders.tasks.dispatch_due_renders": {"queue": "periodic"},
-    "renders.tasks.reconcile_renders": {"queue": "periodic"},
-}
-# --- end render pipeline ----------------------------------------------------------------------
 
 # --- auth -------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -305,14 +291,10 @@ QUOTA_PRICES = {
 }
 for _model, _sizes in json.loads(env("QUOTA_PRICES_JSON", "{}")).items():
     QUOTA_PRICES.setdefault(_model, {}).update({size: Decimal(str(price)) for size, price in _sizes.items()})
-# Renders waiting for a usable key keep their reservation this long; then the reaper fails and refunds them.
-QUOTA_MAX_KEY_WAIT_SECONDS = int(env("QUOTA_MAX_KEY_WAIT_SECONDS", 3600))
-# --- end quotas -------------------------------------------------------------------------------
 
 # --- static and media -------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing one before collectstatic
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media/"  # never served directly: assets go through a membership-checked view
@@ -388,20 +370,32 @@ LOGGING = {
 }
 
 # --- key administration, incidents and housekeeping ---------------------------------------------
-# Audit entries name the request's user as the actor of every change (providers.audit).
-MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-                  "providers.audit.AuditActorMiddleware")
 # Keys out of credit or invalid get an incident (one email to staff each) within this many seconds.
 KEY_INCIDENT_SWEEP_SECONDS = env_float("KEY_INCIDENT_SWEEP_SECONDS", 30)
 # Housekeeping removes stored files of deleted renders and unused uploads this often; a file no render points to
 # is left alone until it is this old (it may belong to a submit or a download that is committing right now).
 HOUSEKEEPING_INTERVAL_SECONDS = env_float("HOUSEKEEPING_INTERVAL_SECONDS", 3600)
 HOUSEKEEPING_GRACE_SECONDS = env_float("HOUSEKEEPING_GRACE_SECONDS", 86400)
-CELERY_IMPORTS = [*globals().get("CELERY_IMPORTS", []), "renders.housekeeping"]
-CELERY_BEAT_SCHEDULE.update({
+
+# --- periodic tasks (celery beat) -------------------------------------------------------------
+# Every periodic task of every app, in one place. expires: a tick that waited in the queue much longer than its
+# period is useless (later ones are coming).
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {"task": "soraweb.tasks.heartbeat", "schedule": HEARTBEAT_SECONDS},
+    "renders-dispatch": {"task": "renders.tasks.dispatch_due_renders", "schedule": RENDER_DISPATCH_INTERVAL_SECONDS,
+                         "options": {"expires": max(2 * RENDER_DISPATCH_INTERVAL_SECONDS, 2)}},
+    "renders-reconcile": {"task": "renders.tasks.reconcile_renders", "schedule": RENDER_RECONCILE_INTERVAL_SECONDS,
+                          "options": {"expires": max(2 * RENDER_RECONCILE_INTERVAL_SECONDS, 2)}},
     "providers-key-incidents": {"task": "providers.tasks.sweep_key_incidents", "schedule": KEY_INCIDENT_SWEEP_SECONDS,
                                 "options": {"expires": max(KEY_INCIDENT_SWEEP_SECONDS, 1)}},
     "renders-housekeeping": {"task": "renders.housekeeping.sweep_storage", "schedule": HOUSEKEEPING_INTERVAL_SECONDS,
                              "options": {"expires": max(HOUSEKEEPING_INTERVAL_SECONDS, 1)}},
-})
-# --- end key administration ---------------------------------------------------------------------
+}
+# The dispatcher's and the reconciler's ticks have a queue of their own, which every worker also consumes (in turn
+# with the default one): behind a backlog of render work they would otherwise wait until they expire, and nothing
+# would be dispatched, reconciled or reaped while the backlog lasts.
+CELERY_TASK_QUEUES = {"celery": {}, "periodic": {}}  # bound to the default exchange by their names
+CELERY_TASK_ROUTES = {
+    "renders.tasks.dispatch_due_renders": {"queue": "periodic"},
+    "renders.tasks.reconcile_renders": {"queue": "periodic"},
+}

@@ -7,7 +7,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("", include("providers.urls")),
+    path("", include("staff.urls")),
     path("", include("renders.urls")),
     path("", include("quotas.urls")),
     path("", include("projects.urls")),

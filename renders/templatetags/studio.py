@@ -8,5 +8,5 @@ register = template.Library()
 
 @register.simple_tag
 def notice_poll_seconds():
-    """How often the slow poll asks for notices: 20 s, unless STUDIO_NOTICE_POLL_SECONDS says otherwise (tests)."""
-    return getattr(settings, "STUDIO_NOTICE_POLL_SECONDS", 20)
+    """How often the slow poll asks for notices, in seconds (STUDIO_NOTICE_POLL_SECONDS)."""
+    return settings.STUDIO_NOTICE_POLL_SECONDS

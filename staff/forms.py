@@ -1,0 +1,108 @@
+"""The provider key form, the only one: the staff pages add and edit keys with it, and the Django admin only
+shows keys. Secrets are write-only: entered once, never rendered back (not even after a validation error), stored
+encrypted, shown as ••••last4 afterwards."""
+
+import base64
+import binascii
+import re
+
+from django import forms
+
+from projects.models import Project
+from providers.models import ApiKey
+
+
+class SecretInput(forms.PasswordInput):
+    def __init__(self):
+        # render_value=False: a form shown again after an error does not echo the secret back
+        super().__init__(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"})
+
+
+class KeyForm(forms.ModelForm):
+    secret = forms.CharField(label="API key", required=False, strip=True, widget=SecretInput())
+    webhook_secret = forms.CharField(label="Webhook signing secret", required=False, strip=True,
+                                     widget=SecretInput())
+    projects = forms.ModelMultipleChoiceField(
+        queryset=Project.objects.filter(archived_at__isnull=True), required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Projects this key is dedicated to. None: the key joins the default pool, which serves every "
+                  "project without keys of its own.")
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "provider", "base_url", "secret", "webhook_secret", "rpm_limit", "max_concurrent",
+                  "can_remix_endpoint", "can_remix_by_create", "has_webhooks", "projects"]
+        labels = {
+            "base_url": "Base URL",
+            "rpm_limit": "Requests per minute",
+            "max_concurrent": "Jobs at once",
+            "can_remix_endpoint": "Remix by endpoint",
+            "can_remix_by_create": "Remix by create",
+            "has_webhooks": "Webhooks",
+        }
+        help_texts = {
+            "base_url": "The provider's API root, e.g. https://api.example.com/v1",
+            "rpm_limit": "Our own ceiling, kept by the shared limiter before the provider has to say no. 0: none.",
+            "max_concurrent": "Renders in flight on this key at once. 0: no limit.",
+            "can_remix_endpoint": "The provider remixes a finished video at POST /videos/{id}/remix.",
+            "can_remix_by_create": "The provider takes remix_video_id on POST /videos.",
+            "has_webhooks": "The provider posts signed video.completed and video.failed webhooks to the URL shown "
+                            "once the key is saved. Without them, renders are polled.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["projects"].queryset = Project.objects.filter(
+                archived_at__isnull=True) | self.instance.projects.all()
+            keep = "Leave empty to keep the current one"
+            self.fields["secret"].help_text = f"Now ••••{self.instance.secret_last4}. {keep}."
+            self.fields["webhook_secret"].help_text = (
+                f"Now ••••{self.instance.webhook_secret_last4}. {keep}." if self.instance.webhook_secret_last4
+                else "None yet: the provider's whsec_… secret, needed to verify its webhooks.")
+        else:
+            self.fields["secret"].required = True
+            self.fields["secret"].help_text = "Stored encrypted and never shown again (only its last 4 characters)."
+            self.fields["webhook_secret"].help_text = (
+                "The provider's whsec_… secret for its webhooks; stored encrypted and never shown again.")
+
+    def clean_secret(self):
+        value = self.cleaned_data["secret"]
+        if value and (len(value) < 8 or any(c.isspace() for c in value)):
+            raise forms.ValidationError("This does not look like an API key: at least 8 characters, no spaces.")
+        return value
+
+    def clean_webhook_secret(self):
+        value = self.cleaned_data["webhook_secret"]
+        if value:
+            if not value.startswith("whsec_"):
+                raise forms.ValidationError("A webhook signing secret starts with whsec_.")
+            payload = value.removeprefix("whsec_")
+            try:
+                if not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", payload):
+                    raise binascii.Error
+                decoded = base64.b64decode(payload + "=" * (-len(payload) % 4))
+            except binascii.Error:
+                decoded = b""
+            if not decoded:
+                raise forms.ValidationError("After whsec_ a webhook signing secret is base64 text.")
+        return value
+
+    def clean(self):
+        data = super().clean()
+        has_secret = data.get("webhook_secret") or self.instance.webhook_secret_last4
+        if data.get("has_webhooks") and not has_secret:
+            self.add_error("webhook_secret", "Webhooks are signed: enter the provider's signing secret, or turn "
+                                             "webhooks off (renders are then polled).")
+        return data
+
+    def save(self, commit=True):
+        key = super().save(commit=False)
+        if self.cleaned_data.get("secret"):
+            key.secret = self.cleaned_data["secret"]
+        if self.cleaned_data.get("webhook_secret"):
+            key.webhook_secret = self.cleaned_data["webhook_secret"]
+        if commit:
+            key.save()
+            self._save_m2m()
+        return key

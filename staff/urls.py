@@ -1,0 +1,17 @@
+from django.urls import path
+
+from staff.views import audit, dashboard, keys
+
+urlpatterns = [
+    path("staff/", dashboard.dashboard, name="staff_dashboard"),
+    path("staff/keys/", keys.key_list, name="staff_keys"),
+    path("staff/keys/new/", keys.key_add, name="staff_key_add"),
+    path("staff/keys/<int:key_id>/", keys.key_detail, name="staff_key"),
+    path("staff/keys/<int:key_id>/edit/", keys.key_edit, name="staff_key_edit"),
+    path("staff/keys/<int:key_id>/enable/", keys.key_enable, name="staff_key_enable"),
+    path("staff/keys/<int:key_id>/disable/", keys.key_disable, name="staff_key_disable"),
+    path("staff/keys/<int:key_id>/drain/", keys.key_drain, name="staff_key_drain"),
+    path("staff/keys/<int:key_id>/top-up/", keys.key_top_up, name="staff_key_top_up"),
+    path("staff/keys/<int:key_id>/test/", keys.key_test, name="staff_key_test"),
+    path("staff/audit/", audit.audit_log, name="staff_audit"),
+]

@@ -1,0 +1,141 @@
+"""Staff pages for provider keys: list (health, rate-limit headroom), add, edit, enable, disable, drain, top-up
+acknowledged, live test. One screen, one function view; non-staff get 403 (signed out: the sign-in page). Secrets are
+write-only: no page ever shows more than their last 4 characters."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from providers import audit, keyadmin
+from providers.keyadmin import KeyActionRefused
+from providers.models import ApiKey, KeyState
+from staff.access import staff_only
+from staff.forms import KeyForm
+from staff.health import key_health
+
+SECRET_FIELDS = ("secret", "webhook_secret")
+
+
+def _key(key_id):
+    return get_object_or_404(ApiKey, pk=key_id)
+
+
+@login_required
+@staff_only
+@require_GET
+def key_list(request):
+    keys = ApiKey.objects.prefetch_related("projects").order_by("name")
+    return render(request, "staff/key_list.html", {"keys": [key_health(key) for key in keys]})
+
+
+@sensitive_post_parameters(*SECRET_FIELDS)
+@login_required
+@staff_only
+@require_http_methods(["GET", "POST"])
+def key_add(request):
+    form = KeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        key, woken = keyadmin.add_key(form, request.user)
+        resumed = f" {woken} waiting render(s) will try it now." if woken else ""
+        messages.success(request, f"Added {key.name} (API key ••••{key.secret_last4}).{resumed}")
+        return redirect("staff_key", key_id=key.pk)
+    return render(request, "staff/key_form.html", {"form": form, "key": None}, status=400 if form.errors else 200)
+
+
+@login_required
+@staff_only
+@require_GET
+def key_detail(request, key_id):
+    key = _key(key_id)
+    test = key.tests.select_related("requested_by").first()
+    if request.htmx and request.htmx.target == "key-test":
+        # the test result's poller: the final answer renders the element without its poll (it removes itself)
+        return render(request, "staff/key_detail.html#key_test", {"key": key, "test": test})
+    return render(request, "staff/key_detail.html", {
+        "key": key,
+        "health": key_health(key),
+        "test": test,
+        "entries": audit.entries_for(key)[:20],
+        "incidents": key.incidents.select_related("resolved_by")[:10],
+        "in_flight": key.renders.in_flight().count(),
+        "KeyState": KeyState,
+    })
+
+
+@sensitive_post_parameters(*SECRET_FIELDS)
+@login_required
+@staff_only
+@require_http_methods(["GET", "POST"])
+def key_edit(request, key_id):
+    key = _key(key_id)
+    form = KeyForm(request.POST or None, instance=key)
+    if request.method == "POST" and form.is_valid():
+        if not form.has_changed():
+            messages.info(request, "Nothing changed.")
+        else:
+            keyadmin.update_key(form, request.user)
+            messages.success(request, f"Saved {key.name}.")
+        return redirect("staff_key", key_id=key.pk)
+    return render(request, "staff/key_form.html", {"form": form, "key": key}, status=400 if form.errors else 200)
+
+
+def _key_action(request, key_id, action, done):
+    key = _key(key_id)
+    try:
+        result = action(key, request.user)
+    except KeyActionRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done(key, result))
+    return redirect("staff_key", key_id=key.pk)
+
+
+def _resumed(woken):
+    return f" {woken} waiting render(s) resumed." if woken else ""
+
+
+@login_required
+@staff_only
+@require_POST
+def key_enable(request, key_id):
+    return _key_action(request, key_id, keyadmin.enable,
+                       lambda key, woken: f"{key.name} is active: it takes new renders.{_resumed(woken)}")
+
+
+@login_required
+@staff_only
+@require_POST
+def key_disable(request, key_id):
+    return _key_action(request, key_id, keyadmin.disable,
+                       lambda key, _: f"{key.name} is disabled: no new renders; jobs already on it still finish.")
+
+
+@login_required
+@staff_only
+@require_POST
+def key_drain(request, key_id):
+    return _key_action(request, key_id, keyadmin.drain,
+                       lambda key, n: f"{key.name} is draining: {n} render(s) in flight finish on it; new renders go "
+                                      "to the other keys of its pool.")
+
+
+@login_required
+@staff_only
+@require_POST
+def key_top_up(request, key_id):
+    return _key_action(request, key_id, keyadmin.acknowledge_top_up,
+                       lambda key, woken: f"Top-up acknowledged: {key.name} takes renders again.{_resumed(woken)}")
+
+
+@login_required
+@staff_only
+@require_POST
+def key_test(request, key_id):
+    key = _key(key_id)
+    test = keyadmin.start_test(key, request.user)
+    if request.htmx:
+        return render(request, "staff/key_detail.html#key_test", {"key": key, "test": test})
+    messages.info(request, "Testing the key: the result appears below when a worker has made the call.")
+    return redirect("staff_key", key_id=key.pk)
