@@ -1,13 +1,9 @@
+"""Projects fixtures: adding a member, signing in as a user. The projects tests' `project` (tests/fixtures/world.py)
+is "Trailer", "Spring launch", alice alone: each module marks it so."""
+
 import pytest
 
-from projects import services
 from projects.models import Membership, Role
-
-
-@pytest.fixture
-def project(alice):
-    """"Trailer", owned by alice."""
-    return services.create_project(alice, "Trailer", "Spring launch")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from projects import services
 from projects.access import ArchivedProject, get_in_project, get_membership, get_project
 from projects.models import Invitation, Membership, Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(description="Spring launch", members={})]
 
 
 def test_it_hides_projects_from_outsiders_and_visitors(charlie, project):

@@ -8,7 +8,7 @@ from django.utils import timezone
 from projects import services
 from projects.models import Invitation, Membership, Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(description="Spring launch", members={})]
 
 SIGNUP = {"username": "dana", "password1": "a long passphrase 9", "password2": "a long passphrase 9"}
 

@@ -4,7 +4,7 @@ from django.conf import settings
 from projects import services
 from projects.models import Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(description="Spring launch", members={})]
 
 
 def test_an_owner_revokes_an_invitation(client, alice, project):

@@ -3,7 +3,7 @@ import pytest
 from projects import services
 from projects.models import Membership, Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(description="Spring launch", members={})]
 
 
 def test_it_adds_an_existing_user_by_username(client, alice, bob, project):

@@ -3,7 +3,7 @@ from django.core import mail
 
 from projects.models import Invitation, Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(description="Spring launch", members={})]
 
 
 def test_it_emails_a_link_built_from_site_url(client, alice, project, settings, django_capture_on_commit_callbacks):

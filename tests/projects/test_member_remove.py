@@ -2,7 +2,7 @@ import pytest
 
 from projects.models import Membership, Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(description="Spring launch", members={})]
 
 
 def test_an_owner_removes_a_member(client, alice, bob, project, add_member):

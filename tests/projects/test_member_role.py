@@ -3,7 +3,7 @@ import pytest
 from projects import services
 from projects.models import Membership, Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(description="Spring launch", members={})]
 
 
 def test_an_owner_changes_a_role(client, alice, bob, project, add_member):

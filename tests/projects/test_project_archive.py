@@ -2,7 +2,7 @@ import pytest
 
 from projects.models import Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(description="Spring launch", members={})]
 
 
 def test_it_archives_the_project(client, alice, project):

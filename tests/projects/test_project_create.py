@@ -2,7 +2,7 @@ import pytest
 
 from projects.models import Membership, Project, Role
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(description="Spring launch", members={})]
 
 
 def test_it_shows_the_form(client, alice):

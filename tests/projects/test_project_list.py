@@ -5,7 +5,7 @@ from projects import services
 from projects.models import Role
 from renders.models import Render
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(description="Spring launch", members={})]
 
 
 def _render(project, author, status="completed", thumbnail=True, deleted=False):

@@ -9,6 +9,8 @@ from django.db import close_old_connections
 from projects import services
 from projects.models import Invitation, Membership, Project, Role
 
+pytestmark = pytest.mark.project(description="Spring launch", members={})
+
 
 @pytest.mark.django_db
 def test_the_last_owner_can_neither_step_down_nor_be_removed_nor_leave(alice, project):

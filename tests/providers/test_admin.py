@@ -1,10 +1,17 @@
+"""The Django admin only shows provider keys: they are added and changed on the staff pages, through the one key form
+(tests/staff/test_key_add.py, test_key_edit.py). The admin shows no secret, not even encrypted."""
+
 import pytest
 from django.urls import reverse
 
-from providers.models import ApiKey, KeyState
+from providers.models import ApiKey, AuditEntry, KeyState
 
 SECRET = "sk-admin-DISTINCTIVE-secret-7a7b"
 WEBHOOK_SECRET = "whsec_QWRtaW5XZWJob29rU2VjcmV0MTIzNDU2Nzg5MDEy"
+
+pytestmark = [pytest.mark.django_db,
+              pytest.mark.key(name="Apifree", provider="apifree", base_url="https://api.example.com/v1", rpm_limit=25,
+                              secret=SECRET, webhook_secret=WEBHOOK_SECRET)]
 
 
 @pytest.fixture
@@ -24,92 +31,63 @@ def form_data(**overrides):
     return data
 
 
-@pytest.mark.django_db
-def test_it_adds_a_key_with_write_only_secrets(admin_client):
-    response = admin_client.post(reverse("admin:providers_apikey_add"), form_data())
-    assert response.status_code == 302
-    key = ApiKey.objects.get(name="Apifree")
-    assert key.secret == SECRET and key.webhook_secret == WEBHOOK_SECRET
-
-    page = admin_client.get(reverse("admin:providers_apikey_change", args=[key.pk])).content.decode()
-    assert SECRET not in page and WEBHOOK_SECRET not in page
-    assert "••••7a7b" in page
-    assert f"/webhooks/{key.webhook_uuid}/" in page
+def test_it_lists_keys_without_their_secrets_and_points_to_the_staff_pages(admin_client, key):
     listing = admin_client.get(reverse("admin:providers_apikey_changelist")).content.decode()
-    assert SECRET not in listing and "••••7a7b" in listing
+    assert "Apifree" in listing and "••••7a7b" in listing
+    assert SECRET not in listing and key.secret_encrypted not in listing
+    assert reverse("staff_keys") in listing and reverse("staff_key", args=[key.pk]) in listing
+    assert reverse("admin:providers_apikey_add") not in listing
 
 
-@pytest.mark.django_db
-def test_it_requires_the_secret_when_adding(admin_client):
-    response = admin_client.post(reverse("admin:providers_apikey_add"), form_data(secret=""))
+def test_a_keys_page_shows_no_secret(admin_client, key):
+    response = admin_client.get(reverse("admin:providers_apikey_change", args=[key.pk]))
+    page = response.content.decode()
     assert response.status_code == 200
+    assert SECRET not in page and WEBHOOK_SECRET not in page
+    assert key.secret_encrypted not in page and key.webhook_secret_encrypted not in page
+    assert "••••7a7b" in page and f"••••{key.webhook_secret_last4}" in page
+    assert f"/webhooks/{key.webhook_uuid}/" in page
+    assert reverse("staff_key", args=[key.pk]) in page
+    assert 'type="password"' not in page and 'name="_save"' not in page
+
+
+def test_it_refuses_to_add_a_key(admin_client):
+    assert admin_client.get(reverse("admin:providers_apikey_add")).status_code == 403
+    assert admin_client.post(reverse("admin:providers_apikey_add"), form_data()).status_code == 403
     assert not ApiKey.objects.exists()
 
 
-@pytest.mark.django_db
-def test_it_does_not_echo_the_secret_on_a_form_error(admin_client):
-    response = admin_client.post(reverse("admin:providers_apikey_add"), form_data(base_url="not a url"))
-    assert response.status_code == 200
-    assert SECRET not in response.content.decode()
-    assert not ApiKey.objects.exists()
-
-
-@pytest.mark.django_db
-def test_it_keeps_the_secret_when_left_empty(admin_client):
-    admin_client.post(reverse("admin:providers_apikey_add"), form_data())
-    key = ApiKey.objects.get()
+def test_it_refuses_to_change_a_key(admin_client, key):
     response = admin_client.post(reverse("admin:providers_apikey_change", args=[key.pk]),
-                                 form_data(secret="", webhook_secret="", rpm_limit=50))
-    assert response.status_code == 302
+                                 form_data(secret="sk-new-secret-9999", rpm_limit=50))
+    assert response.status_code == 403
     key.refresh_from_db()
-    assert key.secret == SECRET and key.webhook_secret == WEBHOOK_SECRET
-    assert key.rpm_limit == 50
+    assert key.secret == SECRET and key.rpm_limit == 25
+    assert not AuditEntry.objects.filter(action="key.changed").exists()
 
 
-@pytest.mark.django_db
-def test_it_replaces_the_secret(admin_client):
-    admin_client.post(reverse("admin:providers_apikey_add"), form_data())
-    key = ApiKey.objects.get()
-    admin_client.post(reverse("admin:providers_apikey_change", args=[key.pk]),
-                      form_data(secret="sk-new-secret-9999", webhook_secret=""))
-    key.refresh_from_db()
-    assert key.secret == "sk-new-secret-9999" and key.secret_last4 == "9999"
+def test_it_refuses_to_delete_a_key(admin_client, key):
+    response = admin_client.post(reverse("admin:providers_apikey_delete", args=[key.pk]), {"post": "yes"})
+    assert response.status_code == 403
+    assert ApiKey.objects.filter(pk=key.pk).exists()
 
 
-@pytest.mark.django_db
-def test_it_rejects_a_webhook_secret_without_whsec(admin_client):
-    response = admin_client.post(reverse("admin:providers_apikey_add"), form_data(webhook_secret="plain"))
-    assert b"starts with whsec_" in response.content
-    assert not ApiKey.objects.exists()
-
-
-@pytest.mark.django_db
-def test_it_does_not_overwrite_what_workers_changed(admin_client):
-    admin_client.post(reverse("admin:providers_apikey_add"), form_data())
-    key = ApiKey.objects.get()
-    url = reverse("admin:providers_apikey_change", args=[key.pk])
-    admin_client.get(url)
-    # while the admin has the form open, a worker marks the key out of credit
-    key.mark_out_of_credit("insufficient_quota")
-    admin_client.post(url, form_data(secret="", webhook_secret="", rpm_limit=30))
-    key.refresh_from_db()
-    assert key.rpm_limit == 30
-    assert key.state == KeyState.OUT_OF_CREDIT
-    assert key.last_error == "insufficient_quota"
-
-
-@pytest.mark.django_db
-def test_it_changes_state_through_actions(admin_client):
-    admin_client.post(reverse("admin:providers_apikey_add"), form_data())
-    key = ApiKey.objects.get()
+def test_it_has_no_actions_that_change_state(admin_client, key):
     key.mark_out_of_credit("insufficient_quota")
     changelist = reverse("admin:providers_apikey_changelist")
-    admin_client.post(changelist, {"action": "enable_keys", "_selected_action": [key.pk]})
-    key.refresh_from_db()
-    assert key.state == KeyState.ACTIVE
-    admin_client.post(changelist, {"action": "drain_keys", "_selected_action": [key.pk]})
-    key.refresh_from_db()
-    assert key.state == KeyState.DRAINING
-    admin_client.post(changelist, {"action": "disable_keys", "_selected_action": [key.pk]})
-    key.refresh_from_db()
-    assert key.state == KeyState.DISABLED
+    for action in ("enable_keys", "drain_keys", "disable_keys", "delete_selected"):
+        admin_client.post(changelist, {"action": action, "_selected_action": [key.pk], "post": "yes"})
+        key.refresh_from_db()
+        assert key.state == KeyState.OUT_OF_CREDIT
+
+
+def test_the_audit_log_cannot_be_edited_in_the_admin(admin_client, key):
+    entry = AuditEntry.objects.create(actor_name="sam", action="key.added", target_type="key", target_id=key.pk,
+                                      target=key.name)
+    assert admin_client.get(reverse("admin:providers_auditentry_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:providers_auditentry_add")).status_code == 403
+    response = admin_client.post(reverse("admin:providers_auditentry_change", args=[entry.pk]),
+                                 {"action": "key.removed"})
+    assert response.status_code == 403
+    entry.refresh_from_db()
+    assert entry.action == "key.added"

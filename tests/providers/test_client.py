@@ -26,11 +26,6 @@ from tests.fixtures.sorasim import API_KEY, DEFAULT_ARGS, MODERATE_WORD, probe_v
 
 
 @pytest.fixture
-def sim(sorasim_shared):
-    return sorasim_shared
-
-
-@pytest.fixture
 def client(sim):
     with VideoClient(sim.api_url, API_KEY, timeout=10) as client:
         yield client

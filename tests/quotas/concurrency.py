@@ -1,7 +1,7 @@
 """The concurrent-submission proof, importable by spawned processes (no pytest in here).
 
 Each scenario leaves room for exactly 10 renders of 4 s at $0.40 (sora-2, 1280x720) and fires 50 submits
-through renders.services.submit, the real entry point. Every submitter loads its user and project on its
+through renders.actions.submit, the real entry point. Every submitter loads its user and project on its
 own connection, waits at one barrier with all the others, submits, and closes its connection.
 """
 
@@ -74,7 +74,7 @@ def submit_once(user_id, project_id, barrier, outcomes):
 
     from projects.models import Project
     from quotas.services import QuotaExceeded
-    from renders import services
+    from renders import actions
 
     try:
         user = get_user_model().objects.get(pk=user_id)
@@ -82,7 +82,7 @@ def submit_once(user_id, project_id, barrier, outcomes):
         conn = _connection_id(connection)  # opened before the barrier: 50 live connections at once
         barrier.wait(timeout=120)
         try:
-            render = services.submit(user, project, prompt="A lighthouse at dusk, waves below", **RENDER)
+            render = actions.submit(user, project, prompt="A lighthouse at dusk, waves below", **RENDER)
             outcomes.append(("accepted", render.pk, conn))
         except QuotaExceeded as refused:
             outcomes.append((refused.limit.code, str(refused), conn))
@@ -169,9 +169,10 @@ def summary(jobs):
 
 
 def queued_render_ids(var_dir):
-    """Render ids of the create messages in kombu's filesystem broker under var_dir (one file per message)."""
+    """Render ids of the create messages waiting in the embedded broker under var_dir (soraweb.broker: one file
+    per message, in its queue's folder)."""
     ids = []
-    for path in sorted((Path(var_dir) / "broker" / "queue").glob("*.msg")):
+    for path in sorted((Path(var_dir) / "broker" / "queues").glob("*/*.msg")):
         message = json.loads(path.read_text())
         body = message["body"]
         if message.get("properties", {}).get("body_encoding") == "base64":

@@ -8,17 +8,17 @@ from django.db.models import F
 from quotas import services
 from quotas.models import LedgerEntry, ProjectMonth, Reservation, UserMonth, UserSlots
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(name="Launch film")]
 
 
 @pytest.fixture
-def books(alice, bob, submit):
+def books(alice, bob, reserve_render):
     """A month with every kind of entry: held, settled short, refunded, two users."""
-    done = submit(alice, seconds=8)
+    done = reserve_render(alice, seconds=8)
     done.delivered_seconds = Decimal("6.2")
     services.settle(done)
-    services.refund(submit(bob, seconds=4), services.RefundReason.MODERATION)
-    return submit(alice, model="sora-2-pro", size="1792x1024", seconds=4)
+    services.refund(reserve_render(bob, seconds=4), services.RefundReason.MODERATION)
+    return reserve_render(alice, model="sora-2-pro", size="1792x1024", seconds=4)
 
 
 def check():

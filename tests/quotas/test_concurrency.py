@@ -1,4 +1,4 @@
-"""Concurrent submissions cannot overspend: 50 submits through renders.services.submit against limits with room
+"""Concurrent submissions cannot overspend: 50 submits through renders.actions.submit against limits with room
 for exactly 10 are accepted exactly 10 times, and the books balance.
 
 Four scenarios (monthly seconds, monthly spend, renders in flight, a project budget two users share), proved
@@ -89,15 +89,13 @@ def postgres_url():
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-@pytest.fixture
-def postgres():
-    if connection.vendor != "postgresql":
-        pytest.skip("the PostgreSQL proof needs DATABASE_URL=postgres://...; the SQLite one runs regardless")
+POSTGRES_PROOF = "the PostgreSQL proof (50 connections at once); the SQLite proof below runs on both passes"
 
 
+@pytest.mark.postgres_only(POSTGRES_PROOF)
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_it_accepts_exactly_the_room_from_50_threads_on_postgres(postgres, name, monkeypatch):
+def test_it_accepts_exactly_the_room_from_50_threads_on_postgres(name, monkeypatch):
     from renders import tasks
 
     enqueued = []
@@ -108,8 +106,9 @@ def test_it_accepts_exactly_the_room_from_50_threads_on_postgres(postgres, name,
     assert_exactly_the_room(name, outcomes, race.summary(jobs), enqueued)
 
 
+@pytest.mark.postgres_only(POSTGRES_PROOF)
 @pytest.mark.django_db(transaction=True)
-def test_it_accepts_exactly_the_room_from_two_processes_on_postgres(postgres, tmp_path):
+def test_it_accepts_exactly_the_room_from_two_processes_on_postgres(tmp_path):
     jobs = {name: race.prepare(name) for name in SCENARIOS}
     outcomes = race_in_two_processes(child_env(tmp_path, postgres_url()), jobs)
     enqueued = race.queued_render_ids(tmp_path)

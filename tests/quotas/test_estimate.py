@@ -7,16 +7,16 @@ from django.test.utils import CaptureQueriesContext
 from quotas import services
 from quotas.models import ProjectBudget
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(name="Launch film")]
 
 
-def test_it_prices_the_render_and_shows_every_limit(alice, project, submit, allowance):
+def test_it_prices_the_render_and_shows_every_limit(alice, project, reserve_render, allowance):
     allowance(alice, monthly_seconds=60, monthly_spend_usd=Decimal("10.00"), concurrent_renders=2)
     ProjectBudget.objects.create(project=project, monthly_budget_usd=Decimal("20.00"))
-    render = submit(alice, seconds=8)
+    render = reserve_render(alice, seconds=8)
     render.delivered_seconds = Decimal("8")
     services.settle(render)
-    submit(alice, seconds=4)
+    reserve_render(alice, seconds=4)
 
     est = services.estimate(alice, project, model="sora-2-pro", size="1792x1024", seconds=12)
     assert (est.price_per_second_usd, est.cost_usd) == (Decimal("0.50"), Decimal("6.00"))
@@ -56,17 +56,17 @@ def test_a_limit_that_is_off_has_no_remaining(alice, project, settings):
     assert est.limit("project_budget").limit is None
 
 
-def test_usage_sums_the_ledger_per_project(alice, bob, project, submit):
+def test_usage_sums_the_ledger_per_project(alice, bob, project, reserve_render):
     from projects.models import Project
 
     other = Project.objects.create(name="B-roll", created_by=alice)
-    done = submit(alice, model="sora-2-pro", size="1280x720", seconds=8)
+    done = reserve_render(alice, model="sora-2-pro", size="1280x720", seconds=8)
     done.delivered_seconds = Decimal("7.5")
     services.settle(done)
-    submit(alice, seconds=4)
-    services.refund(submit(alice, in_project=other, seconds=12), "failed")
-    submit(alice, in_project=other, seconds=8)
-    submit(bob, seconds=12)  # not alice's
+    reserve_render(alice, seconds=4)
+    services.refund(reserve_render(alice, in_project=other, seconds=12), "failed")
+    reserve_render(alice, in_project=other, seconds=8)
+    reserve_render(bob, seconds=12)  # not alice's
 
     usage = services.usage(alice)
     by_name = {row.project_name: row for row in usage.projects}
@@ -91,9 +91,9 @@ def test_usage_of_a_month_without_entries_is_zero(alice):
     assert (usage.total.renders, usage.total.spend_used_usd) == (0, Decimal("0.00"))
 
 
-def test_a_limit_lowered_below_the_usage_leaves_nothing_never_a_negative(alice, project, submit, allowance):
+def test_a_limit_lowered_below_the_usage_leaves_nothing_never_a_negative(alice, project, reserve_render, allowance):
     allowance(alice, monthly_seconds=8, monthly_spend_usd=Decimal("1.00"))
-    submit(alice, seconds=8)
+    reserve_render(alice, seconds=8)
     allowance(alice, monthly_seconds=4, monthly_spend_usd=Decimal("0.50"))
     est = services.estimate(alice, project, model="sora-2", size="1280x720", seconds=4)
     assert est.limit("monthly_seconds").remaining == Decimal("0.0")

@@ -9,11 +9,12 @@ from django.core.management import call_command
 
 from providers.models import ApiKey
 from quotas.models import LedgerEntry, Reservation, UserMonth, UserSlots
-from renders import services
+from renders import actions
 from renders.states import Status
 from tests.fixtures.sorasim import API_KEY, MODERATE_WORD
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True),
+              pytest.mark.project(name="Launch film")]
 
 
 def wait_final(render, worker, timeout=90):
@@ -38,7 +39,7 @@ def sim(sorasim_shared):
 def test_a_short_clip_is_charged_its_delivered_seconds(alice, project, sim, start_worker):
     sim.control.patch_faults(short_clip_rate=1.0)
     worker = start_worker()
-    render = services.submit(alice, project, prompt="A red fox running through fresh snow", model="sora-2-pro",
+    render = actions.submit(alice, project, prompt="A red fox running through fresh snow", model="sora-2-pro",
                              size="1280x720", seconds=8)  # $2.40 reserved
     wait_final(render, worker)
     assert render.status == Status.COMPLETED, render.error_message
@@ -57,7 +58,7 @@ def test_a_short_clip_is_charged_its_delivered_seconds(alice, project, sim, star
 
 def test_a_render_the_provider_moderates_is_refunded(alice, project, sim, start_worker):
     worker = start_worker()
-    render = services.submit(alice, project, prompt=f"A {MODERATE_WORD} scene", model="sora-2", size="720x1280",
+    render = actions.submit(alice, project, prompt=f"A {MODERATE_WORD} scene", model="sora-2", size="720x1280",
                              seconds=4)
     wait_final(render, worker)
     assert (render.status, render.error_code, render.charged_usd) == (Status.FAILED, "moderation_blocked", 0)

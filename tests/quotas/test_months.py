@@ -10,7 +10,7 @@ from django.utils import timezone
 from quotas import services
 from quotas.models import ProjectMonth, UserMonth, UserSlots
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(name="Launch film")]
 
 
 @pytest.fixture
@@ -33,22 +33,22 @@ def test_month_of_follows_the_site_time_zone(clock):
     assert services.resets_at(date(2026, 3, 1)) == datetime.fromisoformat("2026-04-01T00:00:00+02:00")  # DST
 
 
-def test_a_new_month_starts_afresh(alice, submit, allowance, clock):
+def test_a_new_month_starts_afresh(alice, reserve_render, allowance, clock):
     allowance(alice, monthly_seconds=8)
     clock("2026-01-15T12:00:00+00:00")
-    services.settle(_delivered(submit(alice, seconds=8), 8))
+    services.settle(_delivered(reserve_render(alice, seconds=8), 8))
     with pytest.raises(services.QuotaExceeded, match="It resets on 1 February 2026 at 00:00 CET"):
-        submit(alice, seconds=4)
+        reserve_render(alice, seconds=4)
     clock("2026-01-31T23:00:00+00:00")  # midnight in Paris
-    submit(alice, seconds=8)
+    reserve_render(alice, seconds=8)
     assert UserMonth.objects.get(user=alice, month=date(2026, 2, 1)).seconds_reserved_ms == 8000
 
 
 def test_a_render_reserved_in_one_month_and_settled_in_the_next_counts_in_the_first(
-        alice, project, submit, allowance, clock):
+        alice, project, reserve_render, allowance, clock):
     allowance(alice, monthly_seconds=12, concurrent_renders=1)
     clock("2026-01-31T22:50:00+00:00")  # 23:50 on 31 January in Paris
-    render = submit(alice, model="sora-2-pro", size="1280x720", seconds=12)
+    render = reserve_render(alice, model="sora-2-pro", size="1280x720", seconds=12)
     clock("2026-01-31T23:10:00+00:00")  # 00:10 on 1 February: it completes, shorter than asked
     entry = services.settle(_delivered(render, 10))
     assert entry.month == date(2026, 1, 1)
@@ -60,13 +60,13 @@ def test_a_render_reserved_in_one_month_and_settled_in_the_next_counts_in_the_fi
     assert services.usage(alice).total.seconds_used == 0
     assert services.usage(alice, date(2026, 1, 1)).total.spend_used_usd == Decimal("3.00")
     assert UserSlots.objects.get(user=alice).in_flight == 0
-    submit(alice, seconds=12)
+    reserve_render(alice, seconds=12)
     call_command("check_quotas")
 
 
-def test_a_refund_in_the_next_month_releases_the_first_month(alice, submit, clock):
+def test_a_refund_in_the_next_month_releases_the_first_month(alice, reserve_render, clock):
     clock("2026-03-31T21:59:00+00:00")  # 23:59 in Paris (summer time)
-    render = submit(alice, seconds=8)
+    render = reserve_render(alice, seconds=8)
     clock("2026-03-31T22:01:00+00:00")  # 00:01 on 1 April
     assert services.estimate(alice, None, model="sora-2", size="1280x720", seconds=4).limit(
         "concurrent_renders").used == 1  # a render in flight holds its slot across the month

@@ -1,7 +1,7 @@
 """The render pipeline keeps the books: every way a render can end moves its reservation exactly once.
 
-These go through renders.services and renders.pipeline (the real callers of reserve, settle and refund);
-the provider is never reached (no key, or the render ends before its create)."""
+These go through renders.actions, renders.lifecycle and renders.pipeline (the real callers of reserve, settle and
+refund); the provider is never reached (no key, or the render ends before its create)."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -13,21 +13,20 @@ from django.utils import timezone
 from providers.models import ApiKey
 from quotas.models import LedgerEntry, Reservation, UserMonth, UserSlots
 from quotas.services import QuotaExceeded
-from renders import pipeline
-from renders import services as renders
+from renders import actions, lifecycle, pipeline
 from renders.models import Render
 from renders.states import Status
+from tests.fixtures.world import submit
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(name="Launch film")]
 
 
 @pytest.fixture
 def submit_render(project):
-    def submit(user, **options):
-        options = {"model": "sora-2", "size": "1280x720", "seconds": 8, **options}
-        return renders.submit(user, project, prompt="A lighthouse at dusk", **options)
+    def submit_to_project(user, **options):
+        return submit(user, project, "A lighthouse at dusk", **{"size": "1280x720", "seconds": 8, **options})
 
-    return submit
+    return submit_to_project
 
 
 def books(render):
@@ -56,7 +55,7 @@ def test_submit_reserves_and_a_refusal_creates_nothing(alice, submit_render, all
 
 def test_cancel_refunds(alice, submit_render):
     render = submit_render(alice)
-    renders.cancel(render, alice)
+    actions.cancel(render, alice)
     assert books(render) == ("refunded", "canceled")
     assert_all_released(alice)
 
@@ -68,7 +67,7 @@ def test_cancel_refunds(alice, submit_render):
 ])
 def test_a_failure_refunds_with_its_reason(alice, submit_render, code, reason):
     render = submit_render(alice)
-    assert renders.mark_failed(render, code, "", source="worker")
+    assert lifecycle.mark_failed(render, code, "", source="worker")
     assert books(render) == ("refunded", reason)
     render.refresh_from_db()
     assert (render.status, render.charged_usd) == (Status.FAILED, Decimal("0"))
@@ -76,7 +75,7 @@ def test_a_failure_refunds_with_its_reason(alice, submit_render, code, reason):
 
 
 def test_a_render_waiting_for_a_key_holds_its_reservation_until_the_maximum_wait(alice, submit_render, settings):
-    settings.QUOTA_MAX_KEY_WAIT_SECONDS = 600
+    settings.RENDER_MAX_KEY_WAIT_SECONDS = 600
     render = submit_render(alice)  # no provider key exists: nothing can take it
     pipeline.send_create(render.pk)
     render.refresh_from_db()
@@ -96,22 +95,22 @@ def test_completion_charges_the_delivered_seconds(alice, submit_render):
     render = submit_render(alice, model="sora-2-pro", size="1792x1024", seconds=12)  # $6.00 reserved
     Render.objects.filter(pk=render.pk).update(status=Status.DOWNLOADING)
     render.refresh_from_db()
-    assert renders.complete_render(render, Decimal("9.48"))  # a short clip
+    assert lifecycle.complete_render(render, Decimal("9.48"))  # a short clip
     render.refresh_from_db()
     assert (render.status, render.delivered_seconds, render.charged_usd) == (
         Status.COMPLETED, Decimal("9.480"), Decimal("4.75"))
     um = UserMonth.objects.get(user=alice)
     assert (um.seconds_used_ms, um.spend_used_cents, um.seconds_reserved_ms, um.spend_reserved_cents) == (
         9500, 475, 0, 0)
-    assert not renders.complete_render(render, Decimal("12"))  # a late duplicate changes nothing
+    assert not lifecycle.complete_render(render, Decimal("12"))  # a late duplicate changes nothing
     assert um.spend_used_cents == UserMonth.objects.get(user=alice).spend_used_cents
     call_command("check_quotas")
 
 
 def test_a_retry_and_a_remix_are_charged_like_any_render(alice, submit_render):
     failed = submit_render(alice, seconds=4)
-    renders.mark_failed(failed, "provider_unavailable", "", source="worker")
-    again = renders.retry(failed, alice)
+    lifecycle.mark_failed(failed, "provider_unavailable", "", source="worker")
+    again = actions.retry(failed, alice)
     assert books(again) == ("held", None)
 
     key = ApiKey(name="sim", base_url="http://127.0.0.1:9/v1")
@@ -120,7 +119,7 @@ def test_a_retry_and_a_remix_are_charged_like_any_render(alice, submit_render):
     parent = submit_render(alice, model="sora-2-pro", size="1024x1792", seconds=12)
     Render.objects.filter(pk=parent.pk).update(status=Status.COMPLETED, api_key=key, provider_video_id="video_1")
     parent.refresh_from_db()
-    remix = renders.submit(alice, parent.project, prompt="Now at night", remix_of=parent)
+    remix = actions.submit(alice, parent.project, prompt="Now at night", remix_of=parent)
     assert Reservation.objects.get(render=remix).cents == 600  # the parent's model, size and length
     um = UserMonth.objects.get(user=alice)
     assert um.spend_reserved_cents == 40 + 600 + 600

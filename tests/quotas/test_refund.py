@@ -6,15 +6,15 @@ from quotas import services
 from quotas.models import LedgerEntry, ProjectMonth, Reservation, UserMonth, UserSlots
 from quotas.services import RefundReason
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(name="Launch film")]
 
 REASONS = [RefundReason.FAILED, RefundReason.MODERATION, RefundReason.REJECTED, RefundReason.CANCELED,
            RefundReason.NO_USABLE_KEY]
 
 
 @pytest.mark.parametrize("reason", REASONS)
-def test_it_refunds_everything_and_frees_the_slot(alice, project, submit, reason):
-    render = submit(alice, model="sora-2-pro", size="1792x1024", seconds=12)
+def test_it_refunds_everything_and_frees_the_slot(alice, project, reserve_render, reason):
+    render = reserve_render(alice, model="sora-2-pro", size="1792x1024", seconds=12)
     entry = services.refund(render, reason)
     um = UserMonth.objects.get(user=alice)
     assert (um.seconds_used_ms, um.seconds_reserved_ms, um.spend_used_cents, um.spend_reserved_cents) == (0, 0, 0, 0)
@@ -28,17 +28,17 @@ def test_it_refunds_everything_and_frees_the_slot(alice, project, submit, reason
     assert render.cost_estimate_usd == Decimal("6.00")  # what it would have cost stays on the render
 
 
-def test_a_refund_gives_the_allowance_back(alice, submit, allowance):
+def test_a_refund_gives_the_allowance_back(alice, reserve_render, allowance):
     allowance(alice, monthly_seconds=8, concurrent_renders=1)
-    render = submit(alice, seconds=8)
+    render = reserve_render(alice, seconds=8)
     with pytest.raises(services.QuotaExceeded):
-        submit(alice, seconds=8)
+        reserve_render(alice, seconds=8)
     services.refund(render, RefundReason.MODERATION)
-    submit(alice, seconds=8)
+    reserve_render(alice, seconds=8)
 
 
-def test_a_second_refund_and_a_late_settle_are_no_ops(alice, submit):
-    render = submit(alice)
+def test_a_second_refund_and_a_late_settle_are_no_ops(alice, reserve_render):
+    render = reserve_render(alice)
     services.refund(render, RefundReason.FAILED)
     assert services.refund(render, RefundReason.FAILED) is None
     render.delivered_seconds = Decimal("4")

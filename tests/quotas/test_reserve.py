@@ -7,7 +7,7 @@ from quotas import services
 from quotas.models import LedgerEntry, ProjectBudget, ProjectMonth, Reservation, UserMonth, UserSlots
 from quotas.services import QuotaExceeded
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.project(name="Launch film")]
 
 
 def counters(user):
@@ -15,8 +15,8 @@ def counters(user):
     return month.seconds_used_ms, month.seconds_reserved_ms, month.spend_used_cents, month.spend_reserved_cents
 
 
-def test_it_reserves_seconds_money_and_a_slot(alice, project, submit):
-    render = submit(alice, model="sora-2-pro", size="1792x1024", seconds=8)
+def test_it_reserves_seconds_money_and_a_slot(alice, project, reserve_render):
+    render = reserve_render(alice, model="sora-2-pro", size="1792x1024", seconds=8)
     assert counters(alice) == (0, 8000, 0, 400)
     assert UserSlots.objects.get(user=alice).in_flight == 1
     pm = ProjectMonth.objects.get(project=project)
@@ -30,11 +30,11 @@ def test_it_reserves_seconds_money_and_a_slot(alice, project, submit):
     assert render.cost_estimate_usd == Decimal("4.00")
 
 
-def test_it_refuses_when_the_monthly_seconds_run_out(alice, submit, allowance):
+def test_it_refuses_when_the_monthly_seconds_run_out(alice, reserve_render, allowance):
     allowance(alice, monthly_seconds=10)
-    submit(alice, seconds=8)
+    reserve_render(alice, seconds=8)
     with pytest.raises(QuotaExceeded) as refused:
-        submit(alice, seconds=4)
+        reserve_render(alice, seconds=4)
     assert refused.value.limit.code == "monthly_seconds"
     assert refused.value.limit.remaining == Decimal("2.0")
     month = services.month_of()
@@ -48,37 +48,37 @@ def test_it_refuses_when_the_monthly_seconds_run_out(alice, submit, allowance):
     assert UserSlots.objects.get(user=alice).in_flight == 1
 
 
-def test_it_refuses_when_the_monthly_spend_runs_out(alice, submit, allowance):
+def test_it_refuses_when_the_monthly_spend_runs_out(alice, reserve_render, allowance):
     allowance(alice, monthly_spend_usd=Decimal("5.00"))
-    submit(alice, model="sora-2-pro", size="1024x1792", seconds=8)  # $4.00
+    reserve_render(alice, model="sora-2-pro", size="1024x1792", seconds=8)  # $4.00
     with pytest.raises(QuotaExceeded, match=r"\$1.00 of \$5.00 remains and this render costs \$1.20") as refused:
-        submit(alice, model="sora-2-pro", size="1280x720", seconds=4)  # $1.20
+        reserve_render(alice, model="sora-2-pro", size="1280x720", seconds=4)  # $1.20
     assert refused.value.limit.code == "monthly_spend"
-    submit(alice, model="sora-2", size="1280x720", seconds=8)  # $0.80 still fits
+    reserve_render(alice, model="sora-2", size="1280x720", seconds=8)  # $0.80 still fits
     assert counters(alice) == (0, 16000, 0, 480)
 
 
-def test_it_refuses_at_the_concurrent_renders_cap(alice, submit, allowance):
+def test_it_refuses_at_the_concurrent_renders_cap(alice, reserve_render, allowance):
     allowance(alice, concurrent_renders=2)
-    first = submit(alice)
-    submit(alice)
+    first = reserve_render(alice)
+    reserve_render(alice)
     with pytest.raises(QuotaExceeded) as refused:
-        submit(alice)
+        reserve_render(alice)
     assert refused.value.limit.code == "concurrent_renders"
     assert str(refused.value) == ("You already have 2 renders in flight, the most you may run at once (2)."
                                   " Submit again when one of them finishes.")
     # a refusal by the slot cap undoes the seconds and money the same call had already reserved
     assert counters(alice) == (0, 8000, 0, 80)
     services.refund(first, services.RefundReason.CANCELED)
-    submit(alice)
+    reserve_render(alice)
     assert UserSlots.objects.get(user=alice).in_flight == 2
 
 
-def test_it_refuses_over_a_project_budget_that_members_share(alice, bob, project, submit):
+def test_it_refuses_over_a_project_budget_that_members_share(alice, bob, project, reserve_render):
     ProjectBudget.objects.create(project=project, monthly_budget_usd=Decimal("1.00"))
-    submit(alice, seconds=8)  # $0.80
+    reserve_render(alice, seconds=8)  # $0.80
     with pytest.raises(QuotaExceeded) as refused:
-        submit(bob, seconds=4)  # $0.40 > $0.20 left
+        reserve_render(bob, seconds=4)  # $0.40 > $0.20 left
     assert refused.value.limit.code == "project_budget"
     assert "project “Launch film”" in str(refused.value)
     assert "$0.20 of $1.00 remains and this render costs $0.40" in str(refused.value)
@@ -87,59 +87,59 @@ def test_it_refuses_over_a_project_budget_that_members_share(alice, bob, project
     assert UserSlots.objects.filter(user=bob, in_flight__gt=0).count() == 0
 
 
-def test_the_site_default_project_budget_applies_without_a_row(alice, submit, settings):
+def test_the_site_default_project_budget_applies_without_a_row(alice, reserve_render, settings):
     settings.QUOTA_DEFAULT_PROJECT_BUDGET_USD = Decimal("0.50")
-    submit(alice, seconds=4)
+    reserve_render(alice, seconds=4)
     with pytest.raises(QuotaExceeded, match="budget of project"):
-        submit(alice, seconds=4)
+        reserve_render(alice, seconds=4)
 
 
-def test_an_empty_override_means_the_default_and_a_set_one_wins(alice, bob, submit, allowance, settings):
+def test_an_empty_override_means_the_default_and_a_set_one_wins(alice, bob, reserve_render, allowance, settings):
     settings.QUOTA_DEFAULT_MONTHLY_SECONDS = 4
     allowance(alice, monthly_seconds=None, monthly_spend_usd=Decimal("100.00"))
     allowance(bob, monthly_seconds=12)
-    submit(alice, seconds=4)
+    reserve_render(alice, seconds=4)
     with pytest.raises(QuotaExceeded, match="0 s of your 4 s remain"):
-        submit(alice, seconds=4)
-    submit(bob, seconds=12)
+        reserve_render(alice, seconds=4)
+    reserve_render(bob, seconds=12)
 
 
-def test_a_limit_set_to_none_is_no_limit(alice, submit, settings):
+def test_a_limit_set_to_none_is_no_limit(alice, reserve_render, settings):
     settings.QUOTA_DEFAULT_MONTHLY_SECONDS = None
     settings.QUOTA_DEFAULT_MONTHLY_SPEND_USD = None
     settings.QUOTA_DEFAULT_CONCURRENT_RENDERS = None
     for _ in range(5):
-        submit(alice, model="sora-2-pro", size="1792x1024", seconds=12)
+        reserve_render(alice, model="sora-2-pro", size="1792x1024", seconds=12)
     assert counters(alice) == (0, 60000, 0, 3000)
     assert UserSlots.objects.get(user=alice).in_flight == 5
 
 
-def test_reserving_the_same_render_twice_changes_nothing(alice, submit):
-    render = submit(alice)
+def test_reserving_the_same_render_twice_changes_nothing(alice, reserve_render):
+    render = reserve_render(alice)
     again = services.reserve(render)
     assert again == Reservation.objects.get(render=render)
     assert counters(alice) == (0, 4000, 0, 40)
     assert LedgerEntry.objects.count() == 1
 
 
-def test_a_refused_submit_leaves_no_render(alice, submit, allowance):
+def test_a_refused_submit_leaves_no_render(alice, reserve_render, allowance):
     from renders.models import Render
 
     allowance(alice, monthly_seconds=4)
-    submit(alice, seconds=4)
+    reserve_render(alice, seconds=4)
     with pytest.raises(QuotaExceeded):
-        submit(alice, seconds=4)
+        reserve_render(alice, seconds=4)
     assert Render.objects.count() == 1
 
 
-def test_the_reset_time_follows_the_site_time_zone(alice, submit, allowance, settings, monkeypatch):
+def test_the_reset_time_follows_the_site_time_zone(alice, reserve_render, allowance, settings, monkeypatch):
     settings.TIME_ZONE = "America/New_York"
     # 03:00 UTC on 1 March is still 28 February in New York: the February allowance applies
     monkeypatch.setattr("django.utils.timezone.now",
                         lambda: datetime.fromisoformat("2026-03-01T03:00:00+00:00"))
     allowance(alice, monthly_seconds=4)
-    submit(alice, seconds=4)
+    reserve_render(alice, seconds=4)
     with pytest.raises(QuotaExceeded, match="It resets on 1 March 2026 at 00:00 EST") as refused:
-        submit(alice, seconds=4)
+        reserve_render(alice, seconds=4)
     assert refused.value.limit.resets_at == datetime.fromisoformat("2026-03-01T05:00:00+00:00")
     assert UserMonth.objects.get(user=alice).month.isoformat() == "2026-02-01"

@@ -1,21 +1,21 @@
-"""services.apply_video: provider news moves a render forward only, keeps the books, and enqueues the download."""
+"""lifecycle.apply_video: provider news moves a render forward only, keeps the books, and enqueues the download."""
 
 import pytest
 
 from providers import limiter
 from providers.client import Video, VideoError
 from quotas.models import Reservation
-from renders import services
+from renders import actions, lifecycle, timing
 from renders.models import Render
 from renders.states import Status
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.key(has_webhooks=True)]
 
 
 @pytest.fixture
 def sent(alice, project, key):
     """A submitted render the provider accepted, holding one of its key's job slots."""
-    render = services.submit(alice, project, prompt="a red fox in snow", model="sora-2", size="720x1280", seconds=4)
+    render = actions.submit(alice, project, prompt="a red fox in snow", model="sora-2", size="720x1280", seconds=4)
     assert limiter.acquire_job_slot(key.pk)
     Render.objects.filter(pk=render.pk).update(status=Status.QUEUED, api_key=key, provider_video_id="video_1",
                                                job_slot_held=True)
@@ -28,7 +28,7 @@ def video(status, progress=0, **kw):
 
 
 def test_it_moves_forward_with_progress_and_an_event_naming_the_source(sent):
-    assert services.apply_video(sent, video("in_progress", 40), source="webhook")
+    assert lifecycle.apply_video(sent, video("in_progress", 40), source="webhook")
     sent.refresh_from_db()
     assert (sent.status, sent.progress) == (Status.IN_PROGRESS, 40)
     event = sent.events.last()
@@ -37,15 +37,15 @@ def test_it_moves_forward_with_progress_and_an_event_naming_the_source(sent):
 
 
 def test_progress_only_grows(sent):
-    services.apply_video(sent, video("in_progress", 60), source="poll")
-    services.apply_video(sent, video("in_progress", 30), source="poll")
+    lifecycle.apply_video(sent, video("in_progress", 60), source="poll")
+    lifecycle.apply_video(sent, video("in_progress", 30), source="poll")
     sent.refresh_from_db()
     assert sent.progress == 60
 
 
 def test_late_news_never_moves_a_render_backwards(sent):
-    services.apply_video(sent, video("in_progress", 50), source="webhook")
-    assert not services.apply_video(sent, video("queued", 0), source="poll")
+    lifecycle.apply_video(sent, video("in_progress", 50), source="webhook")
+    assert not lifecycle.apply_video(sent, video("queued", 0), source="poll")
     sent.refresh_from_db()
     assert (sent.status, sent.progress) == (Status.IN_PROGRESS, 50)
 
@@ -56,19 +56,19 @@ def test_completion_moves_to_downloading_frees_the_slot_and_enqueues_the_downloa
     monkeypatch.setattr("renders.tasks.download_render.delay", lambda *a: downloads.append(a))
     assert limiter.jobs_in_flight(key.pk) == 1
     with django_capture_on_commit_callbacks(execute=True):
-        services.apply_video(sent, video("completed", 100, expires_at=4102444800), source="webhook")
-        services.apply_video(sent, video("completed", 100, expires_at=4102444800), source="poll")  # duplicate news
+        lifecycle.apply_video(sent, video("completed", 100, expires_at=4102444800), source="webhook")
+        lifecycle.apply_video(sent, video("completed", 100, expires_at=4102444800), source="poll")  # duplicate news
     sent.refresh_from_db()
     assert sent.status == Status.DOWNLOADING
     assert sent.provider_expires_at.year == 2100
-    assert downloads == [(sent.pk, services.due_token(sent.next_attempt_at))]  # fenced by its next_attempt_at
+    assert downloads == [(sent.pk, timing.due_token(sent.next_attempt_at))]  # fenced by its next_attempt_at
     assert limiter.jobs_in_flight(key.pk) == 0
     assert not sent.job_slot_held
     assert Reservation.objects.get(render=sent).state == Reservation.State.HELD  # settled only once stored
 
 
 def test_a_moderated_job_fails_in_plain_words_and_is_refunded(sent, key):
-    services.apply_video(sent, video("failed", error=VideoError("moderation_blocked", "blocked by policy")),
+    lifecycle.apply_video(sent, video("failed", error=VideoError("moderation_blocked", "blocked by policy")),
                          source="poll")
     sent.refresh_from_db()
     assert sent.status == Status.FAILED
@@ -79,14 +79,14 @@ def test_a_moderated_job_fails_in_plain_words_and_is_refunded(sent, key):
 
 
 def test_an_unknown_provider_status_is_terminal(sent):
-    services.apply_video(sent, video("expired"), source="poll")
+    lifecycle.apply_video(sent, video("expired"), source="poll")
     sent.refresh_from_db()
     assert (sent.status, sent.error_code) == (Status.FAILED, "unknown_status")
 
 
 def test_news_about_a_finished_render_changes_nothing(sent):
     Render.objects.filter(pk=sent.pk).update(status=Status.COMPLETED)
-    assert not services.apply_video(sent, video("failed"), source="webhook")
+    assert not lifecycle.apply_video(sent, video("failed"), source="webhook")
     sent.refresh_from_db()
     assert sent.status == Status.COMPLETED
 
@@ -103,9 +103,9 @@ def test_only_one_of_two_racing_moves_wins(sent):
 def test_complete_render_settles_to_the_delivered_seconds(sent):
     from decimal import Decimal
 
-    services.apply_video(sent, video("completed", 100), source="poll")
-    assert services.complete_render(sent, Decimal("3.200"))
-    assert not services.complete_render(sent, Decimal("3.200"))  # once
+    lifecycle.apply_video(sent, video("completed", 100), source="poll")
+    assert lifecycle.complete_render(sent, Decimal("3.200"))
+    assert not lifecycle.complete_render(sent, Decimal("3.200"))  # once
     sent.refresh_from_db()
     assert sent.status == Status.COMPLETED and sent.completed_at is not None
     assert sent.delivered_seconds == Decimal("3.200")

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from renders import pipeline, services
+from renders import pipeline, timing
 from renders.states import Status
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.key(has_webhooks=True)]
 
 
 @pytest.fixture
@@ -41,19 +41,19 @@ def test_polls_follow_the_hint_within_bounds_and_are_rare_with_webhooks(make_ren
     settings.RENDER_POLL_WITH_WEBHOOKS_SECONDS = 300
     key.has_webhooks = False
     render = make_render(Status.QUEUED, api_key=key)
-    assert services.next_poll_delay(render, 12000) == 12
-    assert services.next_poll_delay(render, 500) == 5
-    assert services.next_poll_delay(render, 90000) == 30
-    assert services.next_poll_delay(render, None) == 10
+    assert timing.next_poll_delay(render, 12000) == 12
+    assert timing.next_poll_delay(render, 500) == 5
+    assert timing.next_poll_delay(render, 90000) == 30
+    assert timing.next_poll_delay(render, None) == 10
     render.attempts = 2
-    assert services.next_poll_delay(render, None) == 22.5
+    assert timing.next_poll_delay(render, None) == 22.5
     key.has_webhooks = True
-    assert services.next_poll_delay(render, 1000) == 300
+    assert timing.next_poll_delay(render, 1000) == 300
 
 
 def test_retry_delays_grow_with_jitter_up_to_the_cap(settings):
     settings.RENDER_RETRY_BASE_SECONDS, settings.RENDER_RETRY_MAX_SECONDS = 2, 60
     for attempt, cap in ((1, 2), (3, 8), (10, 60)):
-        delays = {services.retry_delay(attempt) for _ in range(20)}
+        delays = {timing.retry_delay(attempt) for _ in range(20)}
         assert all(cap / 2 <= d <= cap for d in delays)
         assert len(delays) > 1

@@ -2,78 +2,20 @@
 webhooks from sorasim to the app through pytest-django's live_server."""
 
 import os
-import time
 
 import pytest
 
-from projects.models import Membership, Project, Role
-from providers.models import ApiKey
 from quotas.models import Reservation
-from renders import services
+from renders import actions
 from renders.models import EventKind, Render, WebhookDelivery
 from renders.states import Status
-from tests.fixtures.sorasim import API_KEY, WEBHOOK_SECRET
+from tests.fixtures.sorasim import API_KEY, make_sim_key
+from tests.fixtures.waits import wait_for, wait_status
+from tests.fixtures.world import submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 RETRIEVE = "GET /v1/videos/{video_id} 200"
-
-
-def wait_for(check, timeout=60, every=0.25, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def wait_status(render, statuses, timeout=60, worker=None):
-    statuses = {statuses} if isinstance(statuses, str) else set(statuses)
-
-    def check():
-        render.refresh_from_db()
-        return render.status in statuses
-
-    try:
-        wait_for(check, timeout, what=f"render {render.pk} to reach {statuses}")
-    except AssertionError:
-        events = "\n".join(f"  {e.kind} {e.status_from}->{e.status_to} {e.message}" for e in render.events.all())
-        log = worker.log()[-4000:] if worker else ""
-        raise AssertionError(f"render {render.pk} is {render.status}\n{events}\n{log}") from None
-    return render
-
-
-@pytest.fixture
-def team(alice, bob):
-    project = Project.objects.create(name="Trailer", created_by=alice)
-    Membership.objects.create(project=project, user=alice, role=Role.OWNER)
-    Membership.objects.create(project=project, user=bob, role=Role.EDITOR)
-    return project
-
-
-@pytest.fixture
-def sim(sorasim_shared):
-    return sorasim_shared
-
-
-def make_key(sim, live_server=None, *, webhooks=True):
-    key = ApiKey(name="sorasim", base_url=sim.api_url, has_webhooks=webhooks, rpm_limit=0, max_concurrent=0,
-                 can_remix_endpoint=True)
-    key.secret = API_KEY
-    key.webhook_secret = WEBHOOK_SECRET
-    key.save()
-    urls = [live_server.url + f"/webhooks/{key.webhook_uuid}/"] if webhooks else []
-    sim.control.set_key(API_KEY, webhook_urls=urls, webhook_secret=WEBHOOK_SECRET)
-    sim.control.reset_counters()
-    return key
-
-
-def submit(user, project, prompt="a red fox running through fresh snow", **kw):
-    values = {"model": "sora-2", "size": "720x1280", "seconds": 4}
-    values.update(kw)
-    return services.submit(user, project, prompt=prompt, **values)
 
 
 def assert_stored(render):
@@ -83,11 +25,11 @@ def assert_stored(render):
     assert Reservation.objects.get(render=render).state == Reservation.State.SETTLED
 
 
-def test_it_completes_with_webhooks_and_exactly_one_retrieve(alice, team, sim, live_server, start_worker):
-    key = make_key(sim, live_server)
+def test_it_completes_with_webhooks_and_exactly_one_retrieve(alice, project, sim, live_server, start_worker):
+    key = make_sim_key(sim, live_server)
     # polling set beyond the test's length: only the webhook can tell the worker the job is done
     worker = start_worker(SITE_URL=live_server.url, RENDER_POLL_WITH_WEBHOOKS_SECONDS="600")
-    render = submit(alice, team)
+    render = submit(alice, project)
     wait_status(render, Status.COMPLETED, worker=worker)
     assert_stored(render)
     counters = sim.control.counters(API_KEY)
@@ -102,10 +44,10 @@ def test_it_completes_with_webhooks_and_exactly_one_retrieve(alice, team, sim, l
     assert render.api_key == key
 
 
-def test_it_completes_by_polling_only(alice, team, sim, start_worker):
-    make_key(sim, webhooks=False)
+def test_it_completes_by_polling_only(alice, project, sim, start_worker):
+    make_sim_key(sim)
     worker = start_worker()
-    render = submit(alice, team)
+    render = submit(alice, project)
     wait_status(render, Status.COMPLETED, worker=worker)
     assert_stored(render)
     assert render.events.get(status_to=Status.DOWNLOADING).source == "poll"
@@ -115,12 +57,12 @@ def test_it_completes_by_polling_only(alice, team, sim, start_worker):
     assert counters["requests"].get(RETRIEVE, 0) >= 1
 
 
-def test_a_remix_completes_and_links_to_its_parent(alice, bob, team, sim, live_server, start_worker):
-    key = make_key(sim, live_server)
+def test_a_remix_completes_and_links_to_its_parent(alice, bob, project, sim, live_server, start_worker):
+    key = make_sim_key(sim, live_server)
     worker = start_worker(SITE_URL=live_server.url)
-    parent = submit(alice, team)
+    parent = submit(alice, project)
     wait_status(parent, Status.COMPLETED, worker=worker)
-    child = services.submit(bob, team, prompt="the same fox, now at night", remix_of=parent)
+    child = actions.submit(bob, project, prompt="the same fox, now at night", remix_of=parent)
     wait_status(child, Status.COMPLETED, worker=worker)
     assert_stored(child)
     assert child.remix_of == parent and child.api_key == key
@@ -131,14 +73,14 @@ def test_a_remix_completes_and_links_to_its_parent(alice, bob, team, sim, live_s
 
 
 def test_an_early_webhook_is_kept_and_applied_when_a_render_takes_its_video(
-        alice, team, sim, live_server, start_worker):
-    make_key(sim, live_server)
+        alice, project, sim, live_server, start_worker):
+    make_sim_key(sim, live_server)
     # the create's answer is lost (the job exists at the provider); its webhook arrives before the reconciler
     # has adopted the job, so no render has that video id yet
     sim.control.patch_faults(drop_create_response_rate=1.0)
     worker = start_worker(SITE_URL=live_server.url, RENDER_RECONCILE_AFTER_SECONDS="5",
                           RENDER_POLL_WITH_WEBHOOKS_SECONDS="600")
-    render = submit(alice, team)
+    render = submit(alice, project)
     delivery = wait_for(lambda: WebhookDelivery.objects.filter(event_type="video.completed").first(), timeout=30,
                         what="the webhook")
     render.refresh_from_db()
@@ -159,17 +101,17 @@ def test_an_early_webhook_is_kept_and_applied_when_a_render_takes_its_video(
     assert (counters["creates_attempted"], counters["creates_accepted"]) == (1, 1)  # never sent twice
 
 
-def test_cancel_before_the_create_and_delete_after_completion(alice, team, sim, live_server, start_worker):
-    key = make_key(sim, live_server)
+def test_cancel_before_the_create_and_delete_after_completion(alice, project, sim, live_server, start_worker):
+    key = make_sim_key(sim, live_server)
     key.state = "disabled"  # no usable key: the render waits before its create
     key.save()
     worker = start_worker(SITE_URL=live_server.url)
-    waiting = submit(alice, team)
+    waiting = submit(alice, project)
     wait_status(waiting, Status.WAITING, worker=worker)
-    services.cancel(waiting, alice)
+    actions.cancel(waiting, alice)
     key.state = "active"
     key.save()
-    done = submit(alice, team, prompt="a second fox")
+    done = submit(alice, project, prompt="a second fox")
     wait_status(done, Status.COMPLETED, worker=worker)
     waiting.refresh_from_db()
     assert waiting.status == Status.CANCELED
@@ -177,7 +119,7 @@ def test_cancel_before_the_create_and_delete_after_completion(alice, team, sim, 
     assert sim.control.counters(API_KEY)["creates_attempted"] == 1  # only the second render was sent
 
     paths = [done.video.path, done.thumbnail.path, done.spritesheet.path]
-    services.delete(done, alice)
+    actions.delete(done, alice)
     wait_for(lambda: not any(os.path.exists(p) for p in paths), timeout=30, what="the files to be removed")
     done.refresh_from_db()
     assert done.deleted_at is not None and not done.video
@@ -185,13 +127,13 @@ def test_cancel_before_the_create_and_delete_after_completion(alice, team, sim, 
     assert done.events.filter(kind=EventKind.DELETED).exists()
 
 
-def test_a_render_of_a_killed_worker_is_resumed_after_a_restart(alice, team, sim, live_server, start_worker):
+def test_a_render_of_a_killed_worker_is_resumed_after_a_restart(alice, project, sim, live_server, start_worker):
     """The worker is killed (SIGKILL) while it downloads; after a restart the reaper sees the quiet heartbeat
     and resumes the download (not the create): the render completes, billed once."""
-    make_key(sim, live_server)
+    make_sim_key(sim, live_server)
     sim.control.patch_faults(latency_ms=1500, latency_endpoints=["content"])
     worker = start_worker(SITE_URL=live_server.url, RENDER_HEARTBEAT_STALE_SECONDS="4")
-    render = submit(alice, team)
+    render = submit(alice, project)
     wait_status(render, Status.DOWNLOADING, worker=worker)
     wait_for(lambda: Render.objects.filter(pk=render.pk, heartbeat_at__isnull=False).exists(), timeout=20,
              every=0.05, what="the download to start")

@@ -1,40 +1,24 @@
 """The worker's steps run in-process against a real sorasim over HTTP (the integration tests run them in a
 real worker): create once, poll, store the assets, complete and settle; and the refusals."""
 
-import time
 
 import pytest
 
 from quotas.models import Reservation
-from renders import pipeline, services
+from renders import actions, pipeline
 from renders.models import EventKind, Render
 from renders.states import Status
+from tests.fixtures.waits import step_until
+from tests.fixtures.world import submit
 
 pytestmark = pytest.mark.django_db
-
-
-def submit(user, project, prompt="a red fox in snow", **kw):
-    values = {"model": "sora-2", "size": "720x1280", "seconds": 4}
-    values.update(kw)
-    return services.submit(user, project, prompt=prompt, **values)
-
-
-def poll_until(render, statuses, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pipeline.poll(render.pk)
-        render.refresh_from_db()
-        if render.status in statuses:
-            return render
-        time.sleep(0.3)
-    raise AssertionError(f"render {render.pk} stayed {render.status}")
 
 
 def run_to_the_end(render):
     pipeline.send_create(render.pk)
     render.refresh_from_db()
     if render.status in (Status.QUEUED, Status.IN_PROGRESS):
-        poll_until(render, {Status.DOWNLOADING, Status.FAILED})
+        step_until(render, {Status.DOWNLOADING, Status.FAILED}, pipeline.poll)
     if render.status == Status.DOWNLOADING:
         pipeline.download(render.pk)
     render.refresh_from_db()
@@ -51,7 +35,7 @@ def test_it_creates_once_tracks_stores_and_settles(alice, project, sim_key):
     pipeline.send_create(render.pk)  # a duplicate message: nothing is sent again
     assert sim_key.sim.control.counters(sim_key.secret)["creates_attempted"] == 1
 
-    poll_until(render, {Status.DOWNLOADING})
+    step_until(render, {Status.DOWNLOADING}, pipeline.poll)
     assert not render.job_slot_held
     pipeline.download(render.pk)
     render.refresh_from_db()
@@ -84,7 +68,7 @@ def test_a_moderated_prompt_fails_in_plain_words_and_is_refunded(alice, project,
 def test_a_remix_uses_its_parents_key_and_video(alice, project, sim_key):
     parent = run_to_the_end(submit(alice, project))
     assert parent.status == Status.COMPLETED
-    child = run_to_the_end(services.submit(alice, project, prompt="the same fox at night", remix_of=parent))
+    child = run_to_the_end(actions.submit(alice, project, prompt="the same fox at night", remix_of=parent))
     assert child.status == Status.COMPLETED
     assert child.api_key == parent.api_key
     job = sim_key.sim.control.video(child.provider_video_id)
@@ -110,7 +94,7 @@ def test_without_a_usable_key_it_waits_and_says_why(alice, project, sim_key):
 
 
 def test_it_fails_as_no_usable_key_after_the_maximum_wait(alice, project, sim_key, settings):
-    settings.QUOTA_MAX_KEY_WAIT_SECONDS = 0
+    settings.RENDER_MAX_KEY_WAIT_SECONDS = 0
     sim_key.state = "disabled"
     sim_key.save()
     render = submit(alice, project)
@@ -183,7 +167,7 @@ def test_a_lost_create_answer_is_never_sent_again_and_the_reconciler_adopts_the_
 def test_a_truncated_download_retries_only_the_download(alice, project, sim_key):
     render = submit(alice, project)
     pipeline.send_create(render.pk)
-    poll_until(render, {Status.DOWNLOADING})
+    step_until(render, {Status.DOWNLOADING}, pipeline.poll)
     sim_key.sim.control.patch_faults(truncate_download_rate=1.0)
     pipeline.download(render.pk)
     render.refresh_from_db()
@@ -225,7 +209,7 @@ def test_a_key_that_stops_taking_new_work_still_tracks_and_stores_its_jobs(alice
         sim_key.state = state
         sim_key.save()
         assert not sim_key.takes_new_work
-    render = poll_until(render, {Status.DOWNLOADING})
+    render = step_until(render, {Status.DOWNLOADING}, pipeline.poll)
     pipeline.download(render.pk)
     render.refresh_from_db()
     assert render.status == Status.COMPLETED and render.api_key == sim_key

@@ -7,20 +7,15 @@ from django.utils import timezone
 
 from providers import limiter
 from quotas.models import Reservation
-from renders import reconcile, services
+from renders import reconcile
 from renders.models import EventKind, Render
 from renders.states import Status
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.key(has_webhooks=True)]
 
 
 def ago(seconds):
     return timezone.now() - timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def submitted(alice, project):
-    return services.submit(alice, project, prompt="a red fox in snow", model="sora-2", size="720x1280", seconds=4)
 
 
 def test_it_resumes_a_render_whose_worker_went_quiet(make_render, key, settings):
@@ -54,11 +49,11 @@ def test_a_quiet_render_that_has_its_video_id_is_tracked(make_render, key, setti
     assert render.status == Status.QUEUED and render.next_attempt_at is not None
 
 
-def test_it_gives_up_an_unknown_outcome_after_the_set_time_and_refunds(submitted, key, settings, monkeypatch):
+def test_it_gives_up_an_unknown_outcome_after_the_set_time_and_refunds(submitted_render, key, settings, monkeypatch):
     settings.RENDER_RECONCILE_AFTER_SECONDS = 10
     settings.RENDER_RECONCILE_GIVE_UP_SECONDS = 100
     assert limiter.acquire_job_slot(key.pk)
-    Render.objects.filter(pk=submitted.pk).update(status=Status.SENDING, api_key=key, create_sent_at=ago(101),
+    Render.objects.filter(pk=submitted_render.pk).update(status=Status.SENDING, api_key=key, create_sent_at=ago(101),
                                                   job_slot_held=True, error_code="outcome_unknown")
 
     class EmptyList:
@@ -74,20 +69,20 @@ def test_it_gives_up_an_unknown_outcome_after_the_set_time_and_refunds(submitted
     # the provider's list is the edge we do not own here: it has no matching job
     monkeypatch.setattr("providers.models.ApiKey.client", lambda self, **kw: EmptyList())
     reconcile.settle_unknown_outcomes()
-    submitted.refresh_from_db()
-    assert (submitted.status, submitted.error_code) == (Status.FAILED, "outcome_unknown")
-    assert Reservation.objects.get(render=submitted).state == Reservation.State.REFUNDED
+    submitted_render.refresh_from_db()
+    assert (submitted_render.status, submitted_render.error_code) == (Status.FAILED, "outcome_unknown")
+    assert Reservation.objects.get(render=submitted_render).state == Reservation.State.REFUNDED
     assert limiter.jobs_in_flight(key.pk) == 0
 
 
-def test_it_fails_renders_whose_assets_expired_unstored(submitted, key):
-    Render.objects.filter(pk=submitted.pk).update(status=Status.DOWNLOADING, api_key=key,
+def test_it_fails_renders_whose_assets_expired_unstored(submitted_render, key):
+    Render.objects.filter(pk=submitted_render.pk).update(status=Status.DOWNLOADING, api_key=key,
                                                   provider_video_id="video_1", provider_expires_at=ago(1))
     assert reconcile.expire_unstored() == 1
-    submitted.refresh_from_db()
-    assert (submitted.status, submitted.error_code) == (Status.FAILED, "expired")
-    assert "expired" in submitted.error_message
-    assert Reservation.objects.get(render=submitted).state == Reservation.State.REFUNDED
+    submitted_render.refresh_from_db()
+    assert (submitted_render.status, submitted_render.error_code) == (Status.FAILED, "expired")
+    assert "expired" in submitted_render.error_message
+    assert Reservation.objects.get(render=submitted_render).state == Reservation.State.REFUNDED
 
 
 def test_it_gives_a_next_attempt_to_renders_nobody_holds(make_render, key):

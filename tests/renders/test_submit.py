@@ -9,23 +9,18 @@ from PIL import Image
 from projects.models import Membership, Project, Role
 from quotas.models import Reservation
 from quotas.services import QuotaExceeded
-from renders import services
+from renders import actions, timing
 from renders.models import EventKind, Render
 from renders.states import Status
+from tests.fixtures.world import submit
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.key(has_webhooks=True)]
 
 
 def image_file(size=(720, 1280), fmt="PNG", name="ref.png"):
     buf = io.BytesIO()
     Image.new("RGB", size, (200, 30, 30)).save(buf, fmt)
     return SimpleUploadedFile(name, buf.getvalue())
-
-
-def submit(user, project, **kw):
-    values = {"prompt": "a red fox in snow", "model": "sora-2", "size": "720x1280", "seconds": 4}
-    values.update(kw)
-    return services.submit(user, project, **values)
 
 
 def test_it_creates_the_render_reserves_and_enqueues_the_create_on_commit(
@@ -37,7 +32,7 @@ def test_it_creates_the_render_reserves_and_enqueues_the_create_on_commit(
         assert sent == []  # nothing is sent before the commit
     assert len(callbacks) == 1
     render.refresh_from_db()
-    assert sent == [(render.pk, services.due_token(render.next_attempt_at))]  # fenced by its next_attempt_at
+    assert sent == [(render.pk, timing.due_token(render.next_attempt_at))]  # fenced by its next_attempt_at
     assert render.status == Status.SUBMITTING
     assert render.seconds == 8 and render.author == alice and render.api_key is None
     assert render.prompt_hash and render.next_attempt_at is not None
@@ -116,7 +111,7 @@ def test_it_refuses_a_wrong_reference_image_and_stores_nothing(alice, project, u
 def test_a_remix_takes_its_parents_settings_and_key(alice, project, key, make_render):
     parent = make_render(Status.COMPLETED, api_key=key, provider_video_id="video_parent", model="sora-2-pro",
                          size="1792x1024", seconds=12)
-    render = services.submit(alice, project, prompt="now at night", remix_of=parent)
+    render = actions.submit(alice, project, prompt="now at night", remix_of=parent)
     assert render.remix_of == parent
     assert render.api_key == key
     assert (render.model, render.size, render.seconds) == ("sora-2-pro", "1792x1024", 12)
@@ -127,7 +122,7 @@ def test_a_remix_takes_its_parents_settings_and_key(alice, project, key, make_re
 def test_it_remixes_only_completed_renders(alice, project, key, make_render, status):
     parent = make_render(status, api_key=key, provider_video_id="video_parent")
     with pytest.raises(ValidationError, match="Only a completed render"):
-        services.submit(alice, project, prompt="again", remix_of=parent)
+        actions.submit(alice, project, prompt="again", remix_of=parent)
 
 
 def test_it_remixes_only_within_the_project(alice, project, key, make_render):
@@ -135,7 +130,7 @@ def test_it_remixes_only_within_the_project(alice, project, key, make_render):
     Membership.objects.create(project=other, user=alice, role=Role.OWNER)
     parent = make_render(Status.COMPLETED, api_key=key, provider_video_id="video_parent")
     with pytest.raises(ValidationError, match="this project"):
-        services.submit(alice, other, prompt="again", remix_of=parent)
+        actions.submit(alice, other, prompt="again", remix_of=parent)
 
 
 def test_it_refuses_a_remix_on_a_key_without_remix(alice, project, key, make_render):
@@ -143,14 +138,14 @@ def test_it_refuses_a_remix_on_a_key_without_remix(alice, project, key, make_ren
     key.save()
     parent = make_render(Status.COMPLETED, api_key=key, provider_video_id="video_parent")
     with pytest.raises(ValidationError, match="does not support remixes"):
-        services.submit(alice, project, prompt="again", remix_of=parent)
+        actions.submit(alice, project, prompt="again", remix_of=parent)
 
 
 def test_retry_submits_a_new_render_with_the_same_settings(alice, project, make_render):
     first = submit(alice, project, reference_image=image_file())
     Render.objects.filter(pk=first.pk).update(status=Status.FAILED)
     first.refresh_from_db()
-    again = services.retry(first, alice)
+    again = actions.retry(first, alice)
     assert again.pk != first.pk and again.retry_of == first
     assert (again.prompt, again.model, again.size, again.seconds) == (first.prompt, "sora-2", "720x1280", 4)
     assert again.reference_image.name != first.reference_image.name  # its own copy: deleting one keeps the other
@@ -159,5 +154,5 @@ def test_retry_submits_a_new_render_with_the_same_settings(alice, project, make_
 
 
 def test_retry_refuses_a_render_in_flight(alice, make_render):
-    with pytest.raises(services.RenderError):
-        services.retry(make_render(Status.QUEUED), alice)
+    with pytest.raises(actions.RenderError):
+        actions.retry(make_render(Status.QUEUED), alice)

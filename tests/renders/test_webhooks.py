@@ -15,6 +15,10 @@ from renders.models import WebhookDelivery
 SECRET = "whsec_RdvaYFYUXuIFuEbvZHwMfYFhUf7aMYjYcmM24+Aj40c="
 OTHER_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk="
 
+pytestmark = pytest.mark.key(has_webhooks=True, webhook_secret=SECRET)
+TOLERANCE = 300  # standardwebhooks' window around the receiver's clock, in seconds
+MARGIN = 60  # timestamps sit this far outside (or inside) the window: no pause of the test can cross it
+
 
 def body_for(video_id="video_abc", event_type="video.completed"):
     return json.dumps({"id": "evt_1", "object": "event", "created_at": int(time.time()), "type": event_type,
@@ -61,8 +65,8 @@ def _bad_cases(key):
         "missing headers": (body, {}),
         "missing signature": (body, {k: v for k, v in good.items() if k != "webhook-signature"}),
         "bad signature": (body, signed(body, secret=OTHER_SECRET)),
-        "too old": (body, signed(body, at=now - 301)),
-        "in the future": (body, signed(body, at=now + 301)),
+        "too old": (body, signed(body, at=now - TOLERANCE - MARGIN)),
+        "in the future": (body, signed(body, at=now + TOLERANCE + MARGIN)),
         "tampered body": (body.replace("video_abc", "video_xyz"), good),
         "malformed signature": (body, {**good, "webhook-signature": "garbage"}),
         "bad base64": (body, {**good, "webhook-signature": "v1,@@@"}),
@@ -80,6 +84,15 @@ def test_it_refuses_a_bad_delivery_with_400_a_log_line_and_no_write(client, key,
     assert not WebhookDelivery.objects.exists()
     assert enqueued == []
     assert any("webhook refused" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("offset", [-(TOLERANCE - MARGIN), TOLERANCE - MARGIN], ids=["4 min old", "4 min ahead"])
+def test_it_accepts_a_delivery_signed_well_inside_the_tolerance(client, key, enqueued, offset):
+    body = body_for()
+    response = post(client, key, body, signed(body, at=int(time.time()) + offset))
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.count() == 1
 
 
 @pytest.mark.django_db

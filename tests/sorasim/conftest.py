@@ -1,4 +1,4 @@
-"""Helpers for the sorasim suite: a fresh key per test, waiting for jobs, and a webhook receiver."""
+"""Helpers for the sorasim suite: a fresh key per test and a webhook receiver (waits: tests/fixtures/waits.py)."""
 
 import http.server
 import threading
@@ -6,6 +6,8 @@ import time
 import uuid
 
 import pytest
+
+from tests.fixtures.waits import eventually
 
 
 def pytest_collection_modifyitems(items):
@@ -35,32 +37,6 @@ def client(sim, key):
     return sim.client(api_key=key)
 
 
-def wait_for(client, video_id, statuses=("completed", "failed"), timeout=20):
-    deadline = time.monotonic() + timeout
-    while True:
-        video = client.videos.retrieve(video_id)
-        if video.status in statuses:
-            return video
-        assert time.monotonic() < deadline, f"{video_id} still {video.status}"
-        time.sleep(0.1)
-
-
-def eventually(check, timeout=10, interval=0.05):
-    """Retry `check` (returns a truthy value or raises AssertionError) until it passes or time runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
-
-
 class Receiver:
     """A real HTTP endpoint on a free port that records webhook deliveries and answers with scripted statuses."""
 
@@ -68,6 +44,7 @@ class Receiver:
         self.deliveries = []  # (headers dict, raw body bytes, time received)
         self.statuses = []  # answers to give, in order; 200 once exhausted
         self.delays = []  # seconds to wait before answering, in order; none once exhausted
+        self.closing = threading.Event()  # ends every delay at once, so close() never waits one out
         self.lock = threading.Lock()
         receiver = self
 
@@ -78,7 +55,7 @@ class Receiver:
                     receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body, time.time()))
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                     delay = receiver.delays.pop(0) if receiver.delays else 0
-                time.sleep(delay)
+                receiver.closing.wait(delay)
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -91,11 +68,12 @@ class Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def wait(self, count, timeout=15):
+    def wait(self, count, timeout=60):
         eventually(lambda: len(self.deliveries) >= count, timeout)
         return list(self.deliveries)
 
     def close(self):
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
 

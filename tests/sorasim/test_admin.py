@@ -9,7 +9,7 @@ import pytest
 
 from sorasim.control import SimControlError
 from tests.fixtures.sorasim import API_KEY, WEBHOOK_SECRET
-from tests.sorasim.conftest import wait_for
+from tests.fixtures.waits import wait_video
 
 
 def test_it_creates_and_updates_keys(sim):
@@ -91,13 +91,13 @@ def test_job_seconds_changes_at_runtime_for_new_jobs(sim, client):
     sim.control.patch_faults(job_seconds=30)
     slow = client.videos.create(prompt="slow")
     sim.control.patch_faults(job_seconds=0.2)
-    fast = wait_for(client, client.videos.create(prompt="fast").id)
+    fast = wait_video(client, client.videos.create(prompt="fast").id)
     assert fast.status == "completed"
     assert client.videos.retrieve(slow.id).status in ("queued", "in_progress")
 
 
 def test_counters_are_exact_under_concurrency(sim, key, client):
-    done = wait_for(client, client.videos.create(prompt="seed video").id)
+    done = wait_video(client, client.videos.create(prompt="seed video").id)
     sim.control.reset_counters(key)
     expected = collections.Counter()
     accepted = []
@@ -167,4 +167,32 @@ def test_it_shows_jobs_with_their_internals(sim, key, client):
     assert [j["id"] for j in sim.control.videos(key)] == [video.id]
     with pytest.raises(SimControlError) as caught:
         sim.control.video("video_missing")
+    assert caught.value.status == 404
+
+
+def test_advancing_a_job_moves_its_whole_timeline_and_wakes_it(sim, key, client):
+    sim.control.patch_faults(job_seconds=600)
+    video = client.videos.create(prompt="a long take")
+    before = sim.control.video(video.id)
+    after = sim.control.advance_video(video.id, 330)  # 60 s queued, then 540 s of progress: half of it gone
+    assert [after[f] - before[f] for f in ("created", "started", "due")] == pytest.approx([-330] * 3)
+    assert after["status"] == "in_progress" and 50 <= after["progress"] < 60  # 1 % more per 5.4 s this test takes
+    sim.control.advance_video(video.id, 270)
+    done = wait_video(client, video.id)  # its driver woke up: it completes now, not in ten minutes
+    assert done.status == "completed" and done.expires_at == done.completed_at + 3600
+    expired = sim.control.advance_video(video.id, 3600)
+    assert expired["expires_at"] == done.expires_at - 3600
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.videos.download_content(video.id)
+    assert caught.value.code == "video_expired"
+
+
+def test_advancing_needs_whole_seconds_and_a_known_job(sim, client):
+    video = client.videos.create(prompt="not moved")
+    for bad in (0, -5, 1.5, "10", None, True):
+        with pytest.raises(SimControlError) as caught:
+            sim.control.advance_video(video.id, bad)
+        assert caught.value.status == 400 and caught.value.body["error"]["param"] == "seconds"
+    with pytest.raises(SimControlError) as caught:
+        sim.control.advance_video("video_missing", 10)
     assert caught.value.status == 404

@@ -6,7 +6,7 @@ import concurrent.futures
 import openai
 import pytest
 
-from tests.sorasim.conftest import wait_for
+from tests.fixtures.waits import wait_video
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_a_failed_job_is_refunded(sim, key, client):
     sim.control.patch_faults(job_seconds=10)  # moderation fails the job after 1 s: time to see the charge
     video = client.videos.create(prompt="forbidden words")
     assert sim.control.key(key)["credit_usd"] == 0
-    assert wait_for(client, video.id).status == "failed"
+    assert wait_video(client, video.id).status == "failed"
     assert sim.control.key(key)["credit_usd"] == pytest.approx(0.4)
     counters = sim.control.counters(key)
     assert counters["charged_usd"] == counters["refunded_usd"] == pytest.approx(0.4)

@@ -8,12 +8,12 @@ import pytest
 from PIL import Image
 
 from tests.fixtures.sorasim import probe_video
-from tests.sorasim.conftest import wait_for
+from tests.fixtures.waits import wait_video
 
 
 @pytest.fixture
 def video(client):
-    return wait_for(client, client.videos.create(prompt="a kite over dunes", size="1280x720", seconds="8").id)
+    return wait_video(client, client.videos.create(prompt="a kite over dunes", size="1280x720", seconds="8").id)
 
 
 def test_it_serves_an_h264_mp4_of_the_exact_size_and_duration(client, video, tmp_path):
@@ -61,7 +61,7 @@ def test_it_gives_an_error_not_bytes_for_an_unfinished_video(sim, client):
 
 
 def test_it_gives_an_error_not_bytes_for_a_failed_video(client):
-    video = wait_for(client, client.videos.create(prompt="forbidden fruit").id)
+    video = wait_video(client, client.videos.create(prompt="forbidden fruit").id)
     with pytest.raises(openai.BadRequestError) as caught:
         client.videos.download_content(video.id, variant="spritesheet")
     assert caught.value.code == "video_failed"

@@ -3,7 +3,7 @@
 import openai
 import pytest
 
-from tests.sorasim.conftest import wait_for
+from tests.fixtures.waits import wait_video
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_a_key_sees_only_its_own_videos(sim, client, five):
 
 
 def test_it_deletes_a_completed_video(sim, client):
-    video = wait_for(client, client.videos.create(prompt="delete me").id)
+    video = wait_video(client, client.videos.create(prompt="delete me").id)
     deleted = client.videos.with_raw_response.delete(video.id)
     assert deleted.http_response.json() == {"id": video.id, "object": "video.deleted", "deleted": True}
     with pytest.raises(openai.NotFoundError):
@@ -77,7 +77,7 @@ def test_it_deletes_a_completed_video(sim, client):
 
 
 def test_it_deletes_a_failed_video(client):
-    video = wait_for(client, client.videos.create(prompt="this is forbidden").id)
+    video = wait_video(client, client.videos.create(prompt="this is forbidden").id)
     assert video.status == "failed"
     assert client.videos.delete(video.id).deleted is True
 

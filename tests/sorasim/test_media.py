@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.fixtures.sorasim import API_KEY, DEFAULT_ARGS, probe_video, start_sorasim
-from tests.sorasim.conftest import wait_for
+from tests.fixtures.waits import wait_video
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +30,8 @@ def rendered(real, tmp_path_factory):
         prompt="A paper boat drifts down a rainy street, close-up, soft light",
         input_reference=("ref.png", buf.getvalue(), "image/png"),
     )
-    source = wait_for(client, source.id, timeout=90)
-    remix = wait_for(client, client.videos.remix(source.id, prompt="The same boat in bright sunshine").id, timeout=90)
+    source = wait_video(client, source.id, timeout=90)
+    remix = wait_video(client, client.videos.remix(source.id, prompt="The same boat in bright sunshine").id, timeout=90)
     assert source.status == remix.status == "completed"
     for video, name in ((source, "source"), (remix, "remix")):
         (folder / f"{name}.mp4").write_bytes(client.videos.download_content(video.id).read())
@@ -145,7 +145,7 @@ def test_it_plays_in_chromium(rendered, browser):
 def test_pad_mb_grows_the_mp4_with_a_free_box_and_it_stays_valid(tmp_path):
     with start_sorasim(*DEFAULT_ARGS, "--pad-mb", "3", "--job-seconds", "0") as sim:
         client = sim.client()
-        video = wait_for(client, client.videos.create(prompt="padded").id)
+        video = wait_video(client, client.videos.create(prompt="padded").id)
         response = client.videos.with_raw_response.download_content(video.id)
         data = response.http_response.content
     assert len(data) == int(response.headers["content-length"]) == 3 * 1024 * 1024

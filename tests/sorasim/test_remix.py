@@ -4,12 +4,12 @@ import openai
 import pytest
 
 from tests.fixtures.sorasim import probe_video
-from tests.sorasim.conftest import wait_for
+from tests.fixtures.waits import wait_video
 
 
 @pytest.fixture
 def source(client):
-    return wait_for(
+    return wait_video(
         client, client.videos.create(prompt="a lighthouse", model="sora-2-pro", size="1024x1792", seconds="8").id
     )
 
@@ -19,7 +19,7 @@ def test_it_remixes_through_the_remix_endpoint(sim, key, client, source, tmp_pat
     assert remix.remixed_from_video_id == source.id
     assert (remix.model, remix.size, remix.seconds) == ("sora-2-pro", "1024x1792", "8")  # inherited
     assert remix.prompt == "the lighthouse at night" and remix.id != source.id
-    done = wait_for(client, remix.id)
+    done = wait_video(client, remix.id)
     assert done.status == "completed" and done.remixed_from_video_id == source.id
     path = tmp_path / "remix.mp4"
     path.write_bytes(client.videos.download_content(remix.id).read())
@@ -33,11 +33,11 @@ def test_it_remixes_through_create_with_remix_video_id(client, source):
     remix = client.videos.create(prompt="the lighthouse in fog", extra_body={"remix_video_id": source.id})
     assert remix.remixed_from_video_id == source.id
     assert (remix.model, remix.size, remix.seconds) == ("sora-2-pro", "1024x1792", "8")
-    assert wait_for(client, remix.id).status == "completed"
+    assert wait_video(client, remix.id).status == "completed"
 
 
 def test_a_remix_can_be_remixed(client, source):
-    first = wait_for(client, client.videos.remix(source.id, prompt="second").id)
+    first = wait_video(client, client.videos.remix(source.id, prompt="second").id)
     second = client.videos.remix(first.id, prompt="third")
     assert second.remixed_from_video_id == first.id
 
@@ -54,7 +54,7 @@ def test_it_refuses_to_remix_an_unfinished_video(sim, client):
 
 
 def test_it_refuses_to_remix_a_failed_video(client):
-    failed = wait_for(client, client.videos.create(prompt="forbidden").id)
+    failed = wait_video(client, client.videos.create(prompt="forbidden").id)
     with pytest.raises(openai.BadRequestError):
         client.videos.remix(failed.id, prompt="again")
 

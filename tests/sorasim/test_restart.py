@@ -1,16 +1,16 @@
 """--data-dir: jobs, key state and media survive a restart; a job in flight finishes after it."""
 
 from tests.fixtures.sorasim import API_KEY, probe_video
-from tests.sorasim.conftest import wait_for
+from tests.fixtures.waits import wait_video
 
 
 def test_it_keeps_jobs_keys_and_media_across_a_restart(sorasim, tmp_path):
     client = sorasim.client()
     sorasim.control.set_key(API_KEY, credit_usd=10, rpm=100)
-    done = wait_for(client, client.videos.create(prompt="before the restart", seconds="4").id)
+    done = wait_video(client, client.videos.create(prompt="before the restart", seconds="4").id)
     sorasim.control.patch_faults(job_seconds=3)
     in_flight = client.videos.create(prompt="during the restart")
-    failed = wait_for(client, client.videos.create(prompt="forbidden before").id)
+    failed = wait_video(client, client.videos.create(prompt="forbidden before").id)
 
     sorasim.restart()
     client = sorasim.client()
@@ -26,7 +26,7 @@ def test_it_keeps_jobs_keys_and_media_across_a_restart(sorasim, tmp_path):
     assert key["rpm"] == 100
     assert [v.id for v in client.videos.list(order="asc").data] == [done.id, in_flight.id, failed.id]
 
-    finished = wait_for(client, in_flight.id)
+    finished = wait_video(client, in_flight.id)
     assert finished.status == "completed"
     assert finished.completed_at >= in_flight.created_at + 3 - 1  # it kept its schedule, not a fresh one
     assert client.videos.download_content(in_flight.id, variant="thumbnail").read()[:4] == b"RIFF"
@@ -34,7 +34,7 @@ def test_it_keeps_jobs_keys_and_media_across_a_restart(sorasim, tmp_path):
 
 def test_it_keeps_a_deletion_across_a_restart(sorasim):
     client = sorasim.client()
-    video = wait_for(client, client.videos.create(prompt="gone").id)
+    video = wait_video(client, client.videos.create(prompt="gone").id)
     client.videos.delete(video.id)
     sorasim.restart()
     assert sorasim.control.video(video.id)["deleted"] is True
