@@ -14,7 +14,6 @@ nothing about time.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -22,14 +21,11 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soraweb.settings")
-os.environ.setdefault("SORAWEB_TESTING", "1")
 
-import django  # noqa: E402
+from bench.stack import analyze_tables, people, setup_django, team_project, test_database  # noqa: E402
 
-django.setup()
+setup_django()
 
-from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
@@ -108,31 +104,18 @@ def main():
     args = parser.parse_args()
 
     setup_test_environment()
-    settings.ALLOWED_HOSTS = ["testserver"]
-    settings.DEBUG = False
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-    old_name = settings.DATABASES["default"]["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
+    with test_database():
         run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def run(args):
-    from django.contrib.auth import get_user_model
-
-    from projects.models import Membership, Project, Role
+    from projects.models import Role
     from renders.models import Render
 
-    User = get_user_model()
-    alice, bob, eve = (User.objects.create_user(name, f"{name}@example.org", "x") for name in ("alice", "bob", "eve"))
+    alice, bob, eve = people("alice", "bob", "eve")
     projects = {}
     for n in (20, args.renders):
-        project = Project.objects.create(name=f"Bench {n}", created_by=alice)
-        for user, role in ((alice, Role.OWNER), (bob, Role.EDITOR), (eve, Role.VIEWER)):
-            Membership.objects.create(project=project, user=user, role=role)
+        project = team_project(f"Bench {n}", [(alice, Role.OWNER), (bob, Role.EDITOR), (eve, Role.VIEWER)])
         started = time.perf_counter()
         fill(project, [alice, bob], eve, n)
         print(f"filled a project with {n:,} renders ({n * 3:,} events) in {time.perf_counter() - started:.1f} s")
@@ -140,9 +123,7 @@ def run(args):
     large = projects[args.renders]
     lone = Render.objects.filter(project=large).order_by("pk").first()
     middle = family(large, bob, ancestors=30, descendants=100)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    analyze_tables()
 
     client = Client()
     client.force_login(eve)
