@@ -113,7 +113,7 @@ bench: venv
 	@for b in bench/bench_*.py; do echo "== $$b"; SORAWEB_TESTING=1 $(PY) $$b || exit 1; done
 
 screenshots: venv
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} SORAWEB_TESTING=1 SORAWEB_SCREENSHOTS=docs $(PY) -m pytest -m browser -k screenshot $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} SORAWEB_TESTING=1 SORAWEB_SCREENSHOTS=docs $(PY) -m pytest -m browser -k "screenshot or variations" $(PYTEST_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -3,7 +3,8 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,6 +36,10 @@ class Project(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # The change marker: moves on (by one, in an atomic UPDATE) whenever a render of the project is created,
+    # moves status, shows more progress or is deleted. Open pages send the value they last saw and get an empty
+    # answer while it is the same (renders.notices.changes), so they can ask every few seconds.
+    revision = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -42,12 +47,28 @@ class Project(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        # the marker moves only by mark_changed's UPDATE: saving an instance read earlier must not set it back
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
+                                       if not f.primary_key and f.name != "revision"]
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("studio", kwargs={"project_id": self.pk})
 
     @property
     def is_archived(self):
         return self.archived_at is not None
+
+    @staticmethod
+    def mark_changed(project_id):
+        """Move the project's change marker on once the current transaction commits (at once outside one), so
+        a page that reads the new value also reads the change. After the commit, in an UPDATE of its own, it
+        holds the project row for that one statement only: two workers moving renders of one project never wait
+        on each other's transactions (nor deadlock), and a rolled-back change moves nothing."""
+        transaction.on_commit(
+            lambda: Project.objects.filter(pk=project_id).update(revision=F("revision") + 1), robust=True)
 
 
 class Membership(models.Model):

@@ -1,5 +1,6 @@
 """Projects, members and invitations: one screen, one function view; every project through projects.access."""
 
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -88,6 +89,8 @@ def project_leave(request, project_id):
 
 # --- members ------------------------------------------------------------------------------------------
 
+INVITATION_LINK_KEY = "projects.invitation_link"
+
 def _members_page(request, membership, add_form=None, invite_form=None, status=200):
     project = membership.project
     members = project.memberships.select_related("user").order_by("user__username")
@@ -102,6 +105,8 @@ def _members_page(request, membership, add_form=None, invite_form=None, status=2
         "invitations": project.invitations.pending().select_related("invited_by") if can_manage else [],
         "add_form": add_form or AddMemberForm(),
         "invite_form": invite_form or InviteForm(),
+        # the link of the invitation just made (member_invite): in clear once, with a copy button
+        "invitation_link": request.session.pop(INVITATION_LINK_KEY, None) if can_manage else None,
     }
     return render(request, "projects/members.html", context, status=status)
 
@@ -141,9 +146,11 @@ def member_invite(request, project_id):
         except services.ProjectError as e:
             form.add_error("email", e.message)
         else:
-            # the link exists in clear only now: show it once, so it can be shared another way too
-            messages.success(request, f"Invitation sent to {invitation.email}. Link (valid until "
-                                      f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC): {url}")
+            # the link exists in clear only now: show it once (the members page pops it from the session), so it can
+            # be copied and shared another way too
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            request.session[INVITATION_LINK_KEY] = {
+                "email": invitation.email, "url": url, "expires": f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC"}
             return redirect("members", project_id=project_id)
     return _members_page(request, membership, invite_form=form)
 

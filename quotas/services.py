@@ -163,6 +163,7 @@ class LimitStatus:
     needed: Decimal | int
     resets_at: datetime | None
     project_name: str = ""
+    count: int = 1  # how many renders `needed` is for: the variations of one submit, reserved together
 
     @property
     def ok(self):
@@ -177,23 +178,42 @@ class LimitStatus:
         return "" if self.ok else self.refusal
 
     @property
+    def fits(self):
+        """How many of the `count` renders the remaining room would take (all of them when the limit is off)."""
+        if self.remaining is None:
+            return self.count
+        each = self.needed / self.count if self.count else self.needed
+        return self.count if not each else min(self.count, int(self.remaining // each))
+
+    @property
     def refusal(self):
-        reset = f" It resets on {_fmt_when(self.resets_at)}." if self.resets_at else ""
-        left = self.fmt(self.remaining)
+        """The refusal in plain words: what the render (or the `count` variations together) needs, what is left,
+        and for variations how many would fit."""
+        fits = self.fits if self.count > 1 else 0
+        if self.code == CONCURRENT_RENDERS:
+            if fits:
+                return (f"Room for {fits} more render{'s' if fits != 1 else ''} in flight (you may run {self.limit}"
+                        f" at once): choose {fits} variation{'s or fewer' if fits > 1 else ''}.")
+            return (f"You already have {self.used} render{'s' if self.used != 1 else ''} in flight, the most you"
+                    f" may run at once ({self.limit}). Submit again when one of them finishes.")
+        choose = f" Choose {fits} variation{'s or fewer' if fits > 1 else ''}." if fits else ""
+        reset = f" It resets on {_fmt_when(self.resets_at)}." if self.resets_at and not fits else ""
+        left, limit, needed = self.fmt(self.remaining), self.fmt(self.limit), self.fmt(self.needed)
+        if self.count > 1:
+            what = f"{self.count} variations"
+            each = f"{needed} ({self.fmt(self.needed / self.count)} each)"
+            need, cost = f"{what} need {each}", f"{what} cost {each}"
+        else:
+            need, cost = f"this render needs {needed}", f"this render costs {needed}"
         if self.code == MONTHLY_SECONDS:
-            return (f"Not enough video seconds left this month: {left} of your {self.fmt(self.limit)} remain"
-                    f" and this render needs {self.fmt(self.needed)}.{reset}")
+            return f"Not enough video seconds left this month: {left} of your {limit} remain and {need}.{choose}{reset}"
         if self.code == MONTHLY_SPEND:
-            return (f"Not enough of your monthly spend left: {left} of {self.fmt(self.limit)} remains"
-                    f" and this render costs {self.fmt(self.needed)}.{reset}")
-        if self.code == PROJECT_BUDGET:
-            return (f"Not enough of the monthly budget of project “{self.project_name}” left: {left} of"
-                    f" {self.fmt(self.limit)} remains and this render costs {self.fmt(self.needed)}.{reset}")
-        return (f"You already have {self.used} render{'s' if self.used != 1 else ''} in flight, the most you"
-                f" may run at once ({self.limit}). Submit again when one of them finishes.")
+            return f"Not enough of your monthly spend left: {left} of {limit} remains and {cost}.{choose}{reset}"
+        return (f"Not enough of the monthly budget of project “{self.project_name}” left: {left} of {limit}"
+                f" remains and {cost}.{choose}{reset}")
 
 
-def _status(code, *, limit, used, reserved, needed, reset, project_name=""):
+def _status(code, *, limit, used, reserved, needed, reset, project_name="", count=1):
     """Build a LimitStatus from table units (ms, cents, renders) and the limit in display units."""
     unit, label = {
         MONTHLY_SECONDS: ("seconds", "Video seconds this month"),
@@ -210,7 +230,8 @@ def _status(code, *, limit, used, reserved, needed, reset, project_name=""):
         if remaining < 0:  # a limit lowered below what is already used: nothing left, never a negative
             remaining = {"seconds": Decimal("0.0"), "usd": Decimal("0.00")}.get(unit, 0)
     return LimitStatus(code=code, label=label, unit=unit, limit=limit, used=used, reserved=reserved,
-                       remaining=remaining, needed=needed, resets_at=reset, project_name=project_name)
+                       remaining=remaining, needed=needed, resets_at=reset, project_name=project_name,
+                       count=count)
 
 
 @dataclass(frozen=True)
@@ -223,6 +244,11 @@ class Estimate:
     month: date
     resets_at: datetime
     limits: tuple[LimitStatus, ...]
+    count: int = 1  # variations asked for at once; cost_usd is the cost of one
+
+    @property
+    def total_usd(self):
+        return self.cost_usd * self.count
 
     @property
     def allowed(self):
@@ -249,31 +275,34 @@ class QuotaExceeded(Exception):
         super().__init__(limit.refusal)
 
 
-def _limit_statuses(user, project, *, seconds_ms, cents, month):
-    """Every limit that applies, read from the counters (no writes): for estimates and refusal messages."""
+def _limit_statuses(user, project, *, seconds_ms, cents, month, count=1):
+    """Every limit that applies, read from the counters (no writes): for estimates and refusal messages.
+    `seconds_ms` and `cents` are for ONE render; `count` renders of them are asked for."""
+    seconds_ms, cents = seconds_ms * count, cents * count
     limits = user_limits(user)
     reset = resets_at(month)
     um = UserMonth.objects.filter(user=user, month=month).first() or UserMonth(user=user, month=month)
     in_flight = UserSlots.objects.filter(user=user).values_list("in_flight", flat=True).first() or 0
     statuses = [
         _status(MONTHLY_SECONDS, limit=limits[MONTHLY_SECONDS], used=um.seconds_used_ms,
-                reserved=um.seconds_reserved_ms, needed=seconds_ms, reset=reset),
+                reserved=um.seconds_reserved_ms, needed=seconds_ms, reset=reset, count=count),
         _status(MONTHLY_SPEND, limit=limits[MONTHLY_SPEND], used=um.spend_used_cents,
-                reserved=um.spend_reserved_cents, needed=cents, reset=reset),
+                reserved=um.spend_reserved_cents, needed=cents, reset=reset, count=count),
         _status(CONCURRENT_RENDERS, limit=limits[CONCURRENT_RENDERS], used=in_flight, reserved=0,
-                needed=1, reset=None),
+                needed=count, reset=None, count=count),
     ]
     if project is not None:
         budget = project_budget(project)
         pm = ProjectMonth.objects.filter(project=project, month=month).first() or ProjectMonth(month=month)
         statuses.append(_status(PROJECT_BUDGET, limit=budget, used=pm.spend_used_cents,
                                 reserved=pm.spend_reserved_cents, needed=cents, reset=reset,
-                                project_name=project.name))
+                                project_name=project.name, count=count))
     return tuple(statuses)
 
 
-def estimate(user, project, *, model, size, seconds):
-    """The cost of a render and, per limit, where the user stands now (for the live estimate on the form)."""
+def estimate(user, project, *, model, size, seconds, count=1):
+    """The cost of a render and, per limit, where the user stands now (for the live estimate on the form);
+    with `count`, each limit is asked for that many variations at once (as reserve_all asks)."""
     price = price_per_second(model, size)
     seconds_ms = int(seconds) * 1000
     cents = cost_cents(price, seconds_ms)
@@ -281,7 +310,8 @@ def estimate(user, project, *, model, size, seconds):
     return Estimate(
         model=model, size=size, seconds=int(seconds), price_per_second_usd=price, cost_usd=cents_to_usd(cents),
         month=month, resets_at=resets_at(month),
-        limits=_limit_statuses(user, project, seconds_ms=seconds_ms, cents=cents, month=month),
+        limits=_limit_statuses(user, project, seconds_ms=seconds_ms, cents=cents, month=month, count=count),
+        count=count,
     )
 
 
@@ -308,21 +338,40 @@ def reserve(render):
 
     Call inside the submit transaction, right after the Render row is created. Sets and saves
     render.cost_estimate_usd. Returns the Reservation (the existing one if the render already has one)."""
-    existing = Reservation.objects.filter(render_id=render.pk).first()
-    if existing is not None:
-        return existing
-    price = price_per_second(render.model, render.size)
-    seconds_ms = int(render.seconds) * 1000
+    return reserve_all([render])[0]
+
+
+def reserve_all(renders):
+    """Reserve several renders of one submission (the variations of a prompt: one author, project, model, size
+    and length) all or nothing: each limit's guard asks for all of them in ONE conditional UPDATE, so a limit
+    with room for fewer refuses the whole submission (QuotaExceeded, its message saying how many would fit)
+    and concurrent submissions can never take more than the room between them.
+
+    Call inside the submit transaction, right after the Render rows are created. Sets and saves each
+    render's cost_estimate_usd. Returns their Reservations in the order given (a render that already has one
+    keeps it and is not counted again)."""
+    existing = {res.render_id: res for res in Reservation.objects.filter(render_id__in=[r.pk for r in renders])}
+    asking = [render for render in renders if render.pk not in existing]
+    if not asking:
+        return [existing[render.pk] for render in renders]
+    first = asking[0]
+    if any((r.author_id, r.project_id, r.model, r.size, r.seconds) != (
+            first.author_id, first.project_id, first.model, first.size, first.seconds) for r in asking):
+        raise ValueError("Renders reserved together share their author, project, model, size and length.")
+    count = len(asking)
+    price = price_per_second(first.model, first.size)
+    seconds_ms = int(first.seconds) * 1000
     cents = cost_cents(price, seconds_ms)
     month = month_of()
-    user_id, project_id = render.author_id, render.project_id
-    limits = user_limits(render.author)
-    budget = project_budget(render.project)
+    user_id, project_id = first.author_id, first.project_id
+    limits = user_limits(first.author)
+    budget = project_budget(first.project)
     budget_cents = None if budget is None else to_cents(budget)
 
     def refuse(code):
         # read after the failed guard, for the message only (the UPDATE's WHERE clause made the decision)
-        statuses = _limit_statuses(render.author, render.project, seconds_ms=seconds_ms, cents=cents, month=month)
+        statuses = _limit_statuses(first.author, first.project, seconds_ms=seconds_ms, cents=cents, month=month,
+                                   count=count)
         raise QuotaExceeded(next(status for status in statuses if status.code == code))
 
     with transaction.atomic():  # a savepoint: a refusal by a later limit undoes the earlier ones
@@ -330,35 +379,39 @@ def reserve(render):
         _ensure_row(UserMonth, month, user_id=user_id)
         user_month = UserMonth.objects.filter(user_id=user_id, month=month)
         seconds_limit = None if limits[MONTHLY_SECONDS] is None else limits[MONTHLY_SECONDS] * 1000
-        if not _guarded_add(user_month, "seconds_used_ms", "seconds_reserved_ms", seconds_ms, seconds_limit):
+        if not _guarded_add(user_month, "seconds_used_ms", "seconds_reserved_ms", seconds_ms * count,
+                            seconds_limit):
             refuse(MONTHLY_SECONDS)
         spend_limit = None if limits[MONTHLY_SPEND] is None else to_cents(limits[MONTHLY_SPEND])
-        if not _guarded_add(user_month, "spend_used_cents", "spend_reserved_cents", cents, spend_limit):
+        if not _guarded_add(user_month, "spend_used_cents", "spend_reserved_cents", cents * count, spend_limit):
             refuse(MONTHLY_SPEND)
 
         if not UserSlots.objects.filter(pk=user_id).exists():
             UserSlots.objects.bulk_create([UserSlots(user_id=user_id)], ignore_conflicts=True)
         slots = UserSlots.objects.filter(pk=user_id)
         if limits[CONCURRENT_RENDERS] is not None:
-            slots = slots.filter(in_flight__lt=limits[CONCURRENT_RENDERS])
-        if slots.update(in_flight=F("in_flight") + 1) != 1:
+            slots = slots.filter(in_flight__lte=limits[CONCURRENT_RENDERS] - count)
+        if slots.update(in_flight=F("in_flight") + count) != 1:
             refuse(CONCURRENT_RENDERS)
 
         _ensure_row(ProjectMonth, month, project_id=project_id)
         project_month = ProjectMonth.objects.filter(project_id=project_id, month=month)
-        if not _guarded_add(project_month, "spend_used_cents", "spend_reserved_cents", cents, budget_cents,
-                            seconds_reserved_ms=seconds_ms):
+        if not _guarded_add(project_month, "spend_used_cents", "spend_reserved_cents", cents * count, budget_cents,
+                            seconds_reserved_ms=seconds_ms * count):
             refuse(PROJECT_BUDGET)
 
-        reservation = Reservation.objects.create(
-            render_id=render.pk, user_id=user_id, project_id=project_id, month=month,
-            price_per_second_usd=price, seconds_ms=seconds_ms, cents=cents)
-        LedgerEntry.objects.create(
-            render_id=render.pk, user_id=user_id, project_id=project_id, month=month, kind=LedgerEntry.Kind.RESERVE,
-            seconds_reserved_ms=seconds_ms, spend_reserved_cents=cents, slots=1)
-    render.cost_estimate_usd = cents_to_usd(cents)
-    render.save(update_fields=["cost_estimate_usd"])
-    return reservation
+        # one reservation and one ledger entry per render: each is settled or refunded on its own
+        for render in asking:
+            existing[render.pk] = Reservation.objects.create(
+                render_id=render.pk, user_id=user_id, project_id=project_id, month=month,
+                price_per_second_usd=price, seconds_ms=seconds_ms, cents=cents)
+            LedgerEntry.objects.create(
+                render_id=render.pk, user_id=user_id, project_id=project_id, month=month,
+                kind=LedgerEntry.Kind.RESERVE, seconds_reserved_ms=seconds_ms, spend_reserved_cents=cents, slots=1)
+    for render in asking:
+        render.cost_estimate_usd = cents_to_usd(cents)
+        render.save(update_fields=["cost_estimate_usd"])
+    return [existing[render.pk] for render in renders]
 
 
 def _close(render, *, state, kind, charge, reason=""):

@@ -4,6 +4,8 @@ retry, cancel and delete. Each checks the person's role in the project first (pr
 Nothing here calls the provider: the create is enqueued on commit and done by the pipeline.
 """
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
@@ -64,6 +66,10 @@ def check_remix_parent(parent, project):
         raise ValidationError({"remix_of": "The provider no longer keeps this video, so it cannot be remixed."})
 
 
+# one submit makes at most this many renders of the same prompt and settings
+MAX_VARIATIONS = 4
+
+
 def submit(user, project, *, prompt, model=None, size=None, seconds=None, reference_image=None, remix_of=None,
            retry_of=None):
     """Validate, reserve the quota, create the render and enqueue its create once the transaction commits.
@@ -72,6 +78,26 @@ def submit(user, project, *, prompt, model=None, size=None, seconds=None, refere
     them) and is pinned to the parent's key. A reference image gets the submit form's checks
     (renders.references). Raises ValidationError (a dict by field), quotas' QuotaExceeded (nothing is
     created), Http404 / PermissionDenied from projects.access."""
+    return _submit(user, project, 1, prompt=prompt, model=model, size=size, seconds=seconds,
+                   reference_image=reference_image, remix_of=remix_of, retry_of=retry_of)[0]
+
+
+def submit_variations(user, project, count, *, prompt, model=None, size=None, seconds=None, reference_image=None,
+                      remix_of=None):
+    """`count` (1 to MAX_VARIATIONS) renders of the same prompt and settings, as one group: submit's checks,
+    then every limit reserved for all of them at once or for none (quotas.reserve_all). Each is an ordinary
+    render afterwards (its own provider job, retry, cancel and charge). Returns them by variation number."""
+    try:
+        count = int(count)
+    except (TypeError, ValueError):
+        count = 0
+    if not 1 <= count <= MAX_VARIATIONS:
+        raise ValidationError({"variations": f"Choose from 1 to {MAX_VARIATIONS} variations."})
+    return _submit(user, project, count, prompt=prompt, model=model, size=size, seconds=seconds,
+                   reference_image=reference_image, remix_of=remix_of, retry_of=None)
+
+
+def _submit(user, project, count, *, prompt, model, size, seconds, reference_image, remix_of, retry_of):
     get_membership(user, project.pk, Role.EDITOR, write=True)
     if remix_of is not None:
         check_remix_parent(remix_of, project)
@@ -80,27 +106,37 @@ def submit(user, project, *, prompt, model=None, size=None, seconds=None, refere
             raise ValidationError({"reference_image": "A remix starts from its parent video, not from an image."})
     prompt, model, size, seconds = validate(prompt=prompt, model=model, size=size, seconds=seconds)
     image = check_for_video(reference_image, size) if reference_image is not None else None
+    group = uuid.uuid4() if count > 1 else None
 
     with transaction.atomic():
         now = timezone.now()
-        render = Render.objects.create(
-            project=project, author=user, prompt=prompt, model=model, size=size, seconds=seconds,
-            remix_of=remix_of, retry_of=retry_of, prompt_hash=prompt_hash(prompt),
-            api_key=remix_of.api_key if remix_of is not None else None,
-            created_at=now, updated_at=now,
-            # the safety net if the enqueued message is lost (or the broker is down): the dispatcher sends it after this
-            next_attempt_at=timing.after(settings.RENDER_DISPATCH_LEASE_SECONDS),
-        )
-        quotas.reserve(render)  # QuotaExceeded propagates: the transaction rolls back, nothing is created
-        if image is not None:
-            # last, so a refusal above leaves no file behind
-            render.reference_image.save(f"reference.{image.ext}", ContentFile(image.content), save=False)
-            render.save(update_fields=["reference_image"])
+        renders = []
+        # the last variation first: the history lists newest first, so it reads 1, 2, 3 from the top
+        for number in range(count, 0, -1):
+            renders.append(Render.objects.create(
+                project=project, author=user, prompt=prompt, model=model, size=size, seconds=seconds,
+                remix_of=remix_of, retry_of=retry_of, prompt_hash=prompt_hash(prompt),
+                api_key=remix_of.api_key if remix_of is not None else None,
+                variation_group=group, variation_number=number, variation_count=count,
+                created_at=now, updated_at=now,
+                # the safety net if the enqueued message is lost (or the broker is down): the dispatcher sends it
+                # after this
+                next_attempt_at=timing.after(settings.RENDER_DISPATCH_LEASE_SECONDS),
+            ))
+        renders.reverse()
+        # all or none: QuotaExceeded propagates, the transaction rolls back, nothing is created
+        quotas.reserve_all(renders)
         what = "Remix submitted" if remix_of else "Retry submitted" if retry_of else "Submitted"
-        render.events.create(kind=EventKind.SUBMITTED, status_to=render.status, source="user",
-                             message=f"{what} by {user.get_username()}: {model}, {size}, {seconds} s.")
-        enqueue.on_commit("create_render", render.pk, timing.due_token(render.next_attempt_at))
-    return render
+        for render in renders:
+            if image is not None:
+                # last, so a refusal above leaves no file behind; each render keeps its own copy
+                render.reference_image.save(f"reference.{image.ext}", ContentFile(image.content), save=False)
+                render.save(update_fields=["reference_image"])
+            which = f" (variation {render.variation_number} of {count})" if count > 1 else ""
+            render.events.create(kind=EventKind.SUBMITTED, status_to=render.status, source="user",
+                                 message=f"{what} by {user.get_username()}: {model}, {size}, {seconds} s{which}.")
+            enqueue.on_commit("create_render", render.pk, timing.due_token(render.next_attempt_at))
+    return renders
 
 
 def retry(render, user):

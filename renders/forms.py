@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 
+from renders.actions import MAX_VARIATIONS
 from renders.history import STATUS_FILTERS, Filters
 from renders.models import NotificationSettings
 from renders.references import crop_to, inspect_reference, megabytes, preview_data_url
@@ -79,6 +80,8 @@ class SubmitForm(forms.Form):
     model = forms.ChoiceField(choices=[])
     size = forms.ChoiceField(choices=[])
     seconds = forms.TypedChoiceField(choices=[], coerce=int, label="Length")
+    # renders of the same prompt and settings, to compare side by side; each is charged on its own
+    variations = forms.TypedChoiceField(choices=[], coerce=int, required=False, empty_value=1, initial=1)
     reference_image = forms.FileField(
         required=False, label="Reference image (optional)",
         help_text="The first frame: a JPEG, PNG or WebP of at most 20 MB.",
@@ -99,6 +102,8 @@ class SubmitForm(forms.Form):
         self.fields["model"].choices = [(m, m) for m in settings.RENDER_MODELS]
         self.fields["size"].choices = [(s, size_label(s)) for s in _sizes()]
         self.fields["seconds"].choices = [(s, f"{s} seconds") for s in settings.RENDER_SECONDS]
+        self.fields["variations"].choices = [(1, "1 render")] + [
+            (n, f"{n}, side by side") for n in range(2, MAX_VARIATIONS + 1)]
         self.fields["reference_image"].help_text = (
             f"The first frame: a JPEG, PNG or WebP of at most {megabytes(settings.RENDER_REFERENCE_MAX_BYTES)}.")
 

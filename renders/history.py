@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, F, Max, OuterRef
 from django.utils import timezone
 
 from renders.models import Favourite, Render
 from renders.states import FINAL, IN_FLIGHT, Status
+from soraweb.templatetags.time_words import short_age
 
 PAGE_SIZE = 24
 # the in-flight poll refreshes at most this many cards (a page never shows more, plus what arrived since)
@@ -154,28 +155,32 @@ def decorate(renders):
     return renders
 
 
-def short_age(when, now):
-    """"just now", "5 min ago", "3 h ago", "2 d ago", then the date: short enough for a card's footer."""
-    seconds = (now - when).total_seconds()
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    if seconds < 7 * 86400:
-        return f"{int(seconds // 86400)} d ago"
-    local = timezone.localtime(when)
-    return f"{local.day} {local:%b %Y}" if local.year != timezone.localtime(now).year else f"{local.day} {local:%b}"
-
-
 def by_ids(project, user, ids):
     """The cards the in-flight poll refreshes: ONE query for at most MAX_POLLED ids of this project."""
     return decorate(list(cards(project, user).filter(pk__in=list(ids)[:MAX_POLLED]).order_by("-pk")))
 
 
+def poll_states(project_id, user, ids):
+    """What the in-flight poll asks first, in ONE query answered by the primary key and the membership's unique
+    index: for each of `ids` in this project (at most MAX_POLLED) that the user may see, its status, progress and
+    next poll (for watching.watch), with the project's change marker as `revision`. Empty for an outsider."""
+    return list(Render.objects.visible().filter(project_id=project_id, pk__in=list(ids)[:MAX_POLLED],
+                                                project__memberships__user=user)
+                .annotate(revision=F("project__revision"))
+                .only("pk", "project_id", "created_at", "status", "progress", "next_attempt_at").order_by())
+
+
+def variations(project, user, render):
+    """The cards of `render`'s variation group (itself alone when it has none), visible ones only, by variation
+    number: ONE query, favourites annotated, for the side-by-side grid."""
+    group = cards(project, user)
+    group = group.filter(variation_group=render.variation_group) if render.variation_group else group.filter(
+        pk=render.pk)
+    return decorate(list(group.order_by("variation_number", "pk")))
+
+
 def latest_id(project):
-    """The newest render id of the project: the slow poll shows teammates' renders above it."""
+    """The newest render id of the project: the every-page poll shows teammates' renders above it."""
     # visible(): the studio's partial index on (project, id DESC) answers it with one index probe
     return Render.objects.visible().filter(project=project).aggregate(latest=Max("pk"))["latest"] or 0
 

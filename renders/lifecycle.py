@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from projects.models import Project
 from providers import limiter
 from quotas import services as quotas
 from renders import enqueue, keypool, timing
@@ -166,8 +167,9 @@ def apply_video(render, video, source):
         if news.act in (Act.PROGRESS, Act.STALE):
             if news.act == Act.PROGRESS and progress != render.progress:
                 extra["progress"] = progress
-            if extra:
-                render.update_if(**extra)
+            if extra and render.update_if(**extra) and "progress" in extra:
+                # a move's event marks the project changed (renders.notices); a progress step has no event
+                Project.mark_changed(render.project_id)
             return False
         request_id = video.request_id or ""
         if news.act == Act.FAIL:

@@ -51,6 +51,11 @@ class Render(models.Model):
     reference_image = models.FileField(upload_to=reference_path, blank=True, max_length=255)
     remix_of = models.ForeignKey("self", models.SET_NULL, null=True, blank=True, related_name="remixes")
     retry_of = models.ForeignKey("self", models.SET_NULL, null=True, blank=True, related_name="retries")
+    # The variations of one submit (the same prompt and settings, reserved together) share a group; each is an
+    # ordinary render otherwise. Number and count are kept on the row so a history card needs no query.
+    variation_group = models.UUIDField(null=True, blank=True)
+    variation_number = models.PositiveSmallIntegerField(default=1)
+    variation_count = models.PositiveSmallIntegerField(default=1)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTING)
     progress = models.PositiveSmallIntegerField(default=0)
@@ -95,6 +100,9 @@ class Render(models.Model):
             # the dispatcher's question: what is due? (only the few renders with a pending wait)
             models.Index(fields=["next_attempt_at"], name="render_due",
                          condition=Q(next_attempt_at__isnull=False)),
+            # the variations page's question: the renders of this group (only grouped renders are indexed)
+            models.Index(fields=["variation_group"], name="render_variations",
+                         condition=Q(variation_group__isnull=False)),
         ]
         constraints = [
             # one render per provider job: two renders can never adopt (or be billed for) the same video
@@ -126,6 +134,10 @@ class Render(models.Model):
     @property
     def can_delete(self):
         return self.is_final and not self.is_deleted
+
+    @property
+    def is_variation(self):
+        return self.variation_group is not None and self.variation_count > 1
 
     @property
     def outcome_unknown(self):
@@ -264,7 +276,7 @@ class NotificationSettings(models.Model):
 
 class Notice(models.Model):
     """"Your render completed" / "failed: why", for the author, written once when the render reaches a final
-    state. The slow poll shows unseen ones on whatever page the user has open; the email goes out at most once
+    state. The every-page poll shows unseen ones on whatever page the user has open; the email goes out at most once
     (emailed_at is claimed with a conditional UPDATE)."""
 
     class Kind(models.TextChoices):
@@ -286,7 +298,7 @@ class Notice(models.Model):
             models.UniqueConstraint(fields=["render", "user", "kind"], name="notice_once"),
         ]
         indexes = [
-            # the slow poll's question, asked every 20 s by every open page: anything unseen for me?
+            # the every-page poll's question, asked every 2 s by every open page: anything unseen for me?
             models.Index(fields=["user", "id"], name="notice_unseen", condition=Q(seen_at__isnull=True)),
         ]
 

@@ -3,20 +3,27 @@
 A notice is written once, when the render reaches a final state (completed or failed; a cancel is the user's
 own doing and needs no notice). The hook is the RenderEvent that every status move writes (Render.move): a
 receiver in renders.receivers calls `render_finished` once the transaction that made the move commits, whichever
-path made it (a worker, a webhook, the reconciler). The slow poll of base.html shows unseen notices; authors who
-chose it on their settings page get an email too, at most once per notice.
+path made it (a worker, a webhook, the reconciler). The every-page poll of base.html shows unseen notices; authors
+who chose it on their settings page get an email too, at most once per notice.
+
+The same hook moves the project's change marker (Project.revision) on for every render created, moved or deleted
+(and renders.lifecycle for progress): the every-page poll sends the marker it last saw and, while neither the
+project nor the user's notices changed, is answered by `changes` in ONE indexed query and no body.
 """
 
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.template.defaultfilters import truncatechars
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from renders.models import Notice, NotificationSettings, Render
+from projects.models import Membership, Project
+from renders.models import EventKind, Notice, NotificationSettings, Render
 from renders.states import Status
 
 log = logging.getLogger(__name__)
@@ -80,8 +87,11 @@ def send_notice_email(notice, render):
     return True
 
 
-def on_final_event(event):
-    """Called for every new RenderEvent: schedule the notice when the event records a final move."""
+def on_render_event(event):
+    """Called for every new RenderEvent (renders.receivers), inside the transaction that wrote it: every status
+    move, a submit and a delete move the project's change marker on; a final move schedules the notice."""
+    if event.status_to or event.kind == EventKind.DELETED:
+        Project.mark_changed(event.render.project_id)
     if event.status_to in FINISHED:
         render_id = event.render_id
         transaction.on_commit(lambda: _finished_safely(render_id))
@@ -102,3 +112,16 @@ def unseen(user, limit=MAX_SHOWN):
 def mark_seen(notices):
     if notices:
         Notice.objects.filter(pk__in=[n.pk for n in notices], seen_at__isnull=True).update(seen_at=timezone.now())
+
+
+def changes(user, project_id=None):
+    """What the every-page poll asks first: (the revision of the project, or None when there is no project or the
+    user is not a member of it; whether the user has unseen notices). ONE query, answered by indexes: the user's
+    row by its key, the membership by (project, user), the notices by the partial index of unseen ones."""
+    unseen = Notice.objects.filter(user=user, seen_at__isnull=True)
+    if project_id is None:
+        return None, unseen.exists()
+    revision = Membership.objects.filter(project_id=project_id, user=OuterRef("pk")).values("project__revision")
+    rows = get_user_model().objects.filter(pk=user.pk).annotate(
+        revision=Subquery(revision[:1]), unseen=Exists(unseen)).order_by().values_list("revision", "unseen")[:1]
+    return next(iter(rows), (None, False))

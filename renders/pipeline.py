@@ -42,7 +42,7 @@ from providers.errors import (
     VideoNotFound,
 )
 from providers.mp4 import Mp4Error, Mp4Scanner
-from renders import enqueue, keypool, timing
+from renders import enqueue, keypool, timing, watching
 from renders.lifecycle import apply_video, complete_render, mark_failed, plain_error, take_video_id, transition
 from renders.models import VARIANTS, EventKind, Render, WebhookDelivery, asset_path, prompt_hash
 from renders.states import AT_PROVIDER, NOT_SENT, Status
@@ -224,7 +224,8 @@ def create_refused(render, key, exc):
 # --- track -------------------------------------------------------------------------------------------
 
 def poll(render_id, due=None):
-    """Ask the provider about a job (the polling safety net), apply the news, schedule the next poll."""
+    """Ask the provider about a job, apply the news, schedule the next poll: at the provider's hint while someone
+    watches the render (renders.watching), else the safety net with webhooks or the polling cadence without."""
     render = claim(render_id, AT_PROVIDER, due)
     if render is None:
         return
@@ -398,7 +399,8 @@ def finish_download(render):
         render.video.storage.delete(render.video.name)
         render.update_if(status=Status.DOWNLOADING, video="")
         raise IncompleteDownload(f"the stored video does not parse: {exc}") from None
-    complete_render(render, Decimal(str(duration)).quantize(Decimal("0.001")))
+    if complete_render(render, Decimal(str(duration)).quantize(Decimal("0.001"))):
+        watching.forget(render)
 
 
 def download_failed(render, exc):

@@ -27,8 +27,9 @@ def waiting_count(sender, key, **kwargs):
 
 
 @receiver(post_save, sender=RenderEvent, dispatch_uid="renders.notices")
-def notice_on_final_event(sender, instance, created, raw=False, **kwargs):
-    # Every status move writes a RenderEvent (Render.move), so this sees every render that reaches a final
-    # state, whichever path moved it; the notice itself is written after the commit (renders.notices).
+def on_render_event(sender, instance, created, raw=False, **kwargs):
+    # Every status move, submit and delete writes a RenderEvent (Render.move), so this sees every change of a
+    # render whichever path made it: the project's change marker moves on, and a final move gets its notice,
+    # written after the commit (renders.notices).
     if created and not raw:
-        notices.on_final_event(instance)
+        notices.on_render_event(instance)

@@ -1,4 +1,5 @@
-"""When the pipeline looks again: poll intervals, backoff, jitter, and the `due` a step's message carries.
+"""When the pipeline looks again: poll intervals (shorter while someone watches, renders.watching), backoff,
+jitter, and the `due` a step's message carries.
 
 Every wait is a `next_attempt_at` (never a long Celery countdown); these helpers only compute how far ahead.
 """
@@ -8,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+
+from renders import watching
 
 
 def after(seconds):
@@ -22,22 +25,39 @@ def from_unix(value):
 
 # --- poll timing ---------------------------------------------------------------------------------
 
+def _bounded(value, low, high):
+    return min(max(value, low), high)
+
+
 def first_poll_delay(render):
+    """Seconds from the create's answer to the first poll: the safety net with webhooks, else
+    RENDER_POLL_INITIAL_SECONDS; never later than RENDER_WATCHED_POLL_MIN_SECONDS while someone watches it."""
     if render.api_key and render.api_key.has_webhooks:
-        return settings.RENDER_POLL_WITH_WEBHOOKS_SECONDS
-    return settings.RENDER_POLL_INITIAL_SECONDS
+        delay = settings.RENDER_POLL_WITH_WEBHOOKS_SECONDS
+    else:
+        delay = settings.RENDER_POLL_INITIAL_SECONDS
+    if watching.is_watched(render):
+        delay = min(delay, settings.RENDER_WATCHED_POLL_MIN_SECONDS)
+    return delay
 
 
 def next_poll_delay(render, poll_after_ms=None):
-    """Seconds until the next poll. With webhooks: the rare safety net. Without: the provider's hint, within
-    our own bounds (never sooner than MIN, never later than MAX); without a hint, our backoff from INITIAL."""
+    """Seconds until the next poll. With webhooks: the rare safety net. Without: the provider's hint, within our own
+    bounds (never sooner than MIN, never later than MAX); without a hint, our backoff from INITIAL.
+
+    While someone watches the render (renders.watching), never later than the provider's hint bounded to
+    RENDER_WATCHED_POLL_MIN..MAX (MIN without a hint), with or without webhooks: watching only brings polls sooner."""
     if render.api_key and render.api_key.has_webhooks:
-        return settings.RENDER_POLL_WITH_WEBHOOKS_SECONDS
-    if poll_after_ms:
-        delay = poll_after_ms / 1000
+        delay = settings.RENDER_POLL_WITH_WEBHOOKS_SECONDS
     else:
-        delay = settings.RENDER_POLL_INITIAL_SECONDS * settings.RENDER_POLL_BACKOFF ** render.attempts
-    return min(max(delay, settings.RENDER_POLL_MIN_SECONDS), settings.RENDER_POLL_MAX_SECONDS)
+        hinted = poll_after_ms / 1000 if poll_after_ms else (
+            settings.RENDER_POLL_INITIAL_SECONDS * settings.RENDER_POLL_BACKOFF ** render.attempts)
+        delay = _bounded(hinted, settings.RENDER_POLL_MIN_SECONDS, settings.RENDER_POLL_MAX_SECONDS)
+    if watching.is_watched(render):
+        hinted = poll_after_ms / 1000 if poll_after_ms else settings.RENDER_WATCHED_POLL_MIN_SECONDS
+        delay = min(delay, _bounded(hinted, settings.RENDER_WATCHED_POLL_MIN_SECONDS,
+                                    settings.RENDER_WATCHED_POLL_MAX_SECONDS))
+    return delay
 
 
 # --- waits after faults and limits -----------------------------------------------------------------

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from renders import assets, webhooks
-from renders.views import account, activity, render, studio
+from renders.views import account, activity, render, studio, variations
 
 urlpatterns = [
     # the studio page, its partials and actions
@@ -23,6 +23,8 @@ urlpatterns = [
     path("projects/<int:project_id>/renders/<int:render_id>/comments/", render.render_comment,
          name="render_comment"),
     path("projects/<int:project_id>/renders/<int:render_id>/compare/", render.render_compare, name="render_compare"),
+    path("projects/<int:project_id>/renders/<int:render_id>/variations/", variations.render_variations,
+         name="render_variations"),
     path("projects/<int:project_id>/activity/", activity.project_activity, name="project_activity"),
     path("webhooks/<uuid:key_uuid>/", webhooks.webhook, name="webhook"),
 ]

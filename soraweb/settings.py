@@ -142,8 +142,11 @@ else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT = "soraweb.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {"data_folder": str(VAR_DIR / "broker")}
+    # Django culls a third of a file cache, at random, past MAX_ENTRIES (300 by default): that could drop the
+    # heartbeats and kept uploads with the short-lived marks of renders on screen. Watched marks and throttles
+    # expire on their own; 20,000 entries is far above what a team's day leaves.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                          "LOCATION": str(VAR_DIR / "cache")}}
+                          "LOCATION": str(VAR_DIR / "cache"), "OPTIONS": {"MAX_ENTRIES": 20_000}}}
 
 # Celery: JSON, ids only; late acks with idempotent tasks; one message at a time per process.
 CELERY_TASK_SERIALIZER = "json"
@@ -177,8 +180,9 @@ RENDER_PROMPT_MAX_CHARS = int(env("RENDER_PROMPT_MAX_CHARS", 32000))
 RENDER_REFERENCE_MAX_BYTES = int(env("RENDER_REFERENCE_MAX_BYTES", 20 * 1024 * 1024))
 # 40 megapixels: any camera's photo, yet a decode stays near 120 MB (RGB), not the gigabytes of a bomb
 RENDER_REFERENCE_MAX_PIXELS = int(env("RENDER_REFERENCE_MAX_PIXELS", 40_000_000))
-# How often every page's slow poll asks for notices (and, on a studio page, teammates' new renders).
-STUDIO_NOTICE_POLL_SECONDS = int(env("STUDIO_NOTICE_POLL_SECONDS", 20))
+# How often every page's poll asks for notices (and, on a studio page, teammates' new renders and moves). An
+# unchanged project answers 204 after one indexed query (the project's change marker), so it can be short.
+STUDIO_NOTICE_POLL_SECONDS = int(env("STUDIO_NOTICE_POLL_SECONDS", 2))
 # The dispatcher (beat) claims due renders (polls, retries, waits that ended) this often...
 RENDER_DISPATCH_INTERVAL_SECONDS = env_float("RENDER_DISPATCH_INTERVAL_SECONDS", 2)
 # ...and sends a due render's task again if no worker has picked it up after this long (a lost message).
@@ -196,6 +200,12 @@ RENDER_POLL_MIN_SECONDS = env_float("RENDER_POLL_MIN_SECONDS", 5)
 RENDER_POLL_MAX_SECONDS = env_float("RENDER_POLL_MAX_SECONDS", 30)
 RENDER_POLL_BACKOFF = env_float("RENDER_POLL_BACKOFF", 1.5)
 RENDER_POLL_WITH_WEBHOOKS_SECONDS = env_float("RENDER_POLL_WITH_WEBHOOKS_SECONDS", 300)
+# A page showing an in-flight render (the studio's in-flight poll, the render page's live poll) marks it watched
+# for WATCHED seconds; while watched, the worker polls it at the provider's hint within WATCHED_POLL_MIN..MAX
+# (renders/watching.py). Unwatched, the intervals above apply.
+RENDER_WATCHED_SECONDS = env_float("RENDER_WATCHED_SECONDS", 15)
+RENDER_WATCHED_POLL_MIN_SECONDS = env_float("RENDER_WATCHED_POLL_MIN_SECONDS", 2)
+RENDER_WATCHED_POLL_MAX_SECONDS = env_float("RENDER_WATCHED_POLL_MAX_SECONDS", 5)
 # A job the provider has not finished this long after the create is given up (failed, refunded).
 RENDER_TRACK_DEADLINE_SECONDS = env_float("RENDER_TRACK_DEADLINE_SECONDS", 3600)
 # Retries of one step (a refused create, a poll, a download) after provider faults: exponential with jitter.

@@ -13,7 +13,8 @@ Process fixtures (sorasim, a real Celery worker) live in tests/fixtures/ and are
 import pytest
 from django.conf import settings as django_settings
 
-pytest_plugins = ["tests.fixtures.world", "tests.fixtures.browser", "tests.fixtures.sorasim", "tests.fixtures.worker"]
+pytest_plugins = ["tests.fixtures.world", "tests.fixtures.browser", "tests.fixtures.sorasim", "tests.fixtures.worker",
+                  "tests.fixtures.durations"]
 
 
 def on_sqlite():

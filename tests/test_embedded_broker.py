@@ -59,6 +59,7 @@ def _recorded(records):
     return ids
 
 
+@pytest.mark.slow(100)
 @pytest.mark.integration
 def test_no_message_is_lost_or_delivered_twice_under_concurrent_producers_and_workers(tmp_path):
     env = _defaults_env(tmp_path)

@@ -18,13 +18,14 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.shortcuts import render as render_page
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from projects.access import get_in_project, get_membership
 from projects.models import Role
 from providers.models import KeyState
 from quotas.services import QuotaExceeded
-from renders import actions, lineage
+from renders import actions, lineage, timeline, watching
 from renders.history import is_favourite
 from renders.lifecycle import plain_error
 from renders.models import COMMENT_MAX_CHARS, VARIANTS, Comment, EventKind, Render
@@ -128,39 +129,6 @@ def explain_failure(render, events):
     return Failure(title, detail, f"Nothing was charged. {advice}")
 
 
-SOURCES = {
-    "webhook": "told by the provider's webhook",
-    "poll": "found by checking with the provider",
-    "reconciler": "found by the reconciler",
-}
-
-
-@dataclass
-class TimelineItem:
-    event: object
-    text: str
-    note: str
-    css: str
-
-
-def describe_event(event):
-    """One line of the timeline in plain words: the event's sentence, else its status move; where the news came
-    from; and a class for its dot (ok, error, active)."""
-    text = event.message
-    if not text and event.status_to:
-        to = Status(event.status_to).label.lower()
-        text = f"Moved from {Status(event.status_from).label.lower()} to {to}." if event.status_from else f"{to}."
-    text = text or event.get_kind_display()
-    css = ""
-    if event.status_to == Status.COMPLETED:
-        css = "is-ok"
-    elif event.status_to == Status.FAILED or event.kind == EventKind.ERROR:
-        css = "is-error"
-    elif event.status_to in IN_FLIGHT:
-        css = "is-active"
-    return TimelineItem(event, text, SOURCES.get(event.source, ""), css)
-
-
 def remix_state(render):
     """(supported, reason): whether this render can be remixed now, and why not in plain words."""
     key = render.api_key
@@ -173,6 +141,29 @@ def remix_state(render):
     except ValidationError as e:
         return False, " ".join(e.messages)
     return True, ""
+
+
+def _duration(seconds):
+    seconds = max(int(round(seconds)), 1)
+    if seconds < 90:
+        return f"{seconds} s"
+    return f"{round(seconds / 60)} min"
+
+
+def time_left(render, now=None):
+    """What the status card says of the time left, in plain words ("" when nothing useful is known): from the
+    progress the provider reported and the time since the create was sent (approximate, like the progress)."""
+    if render.status == Status.QUEUED:
+        return "Waiting in the provider's queue"
+    if render.status == Status.DOWNLOADING:
+        return "Finished at the provider; storing the video"
+    if render.status != Status.IN_PROGRESS or not 0 < render.progress < 100:
+        return ""
+    started = render.create_sent_at or render.created_at
+    elapsed = ((now or timezone.now()) - started).total_seconds()
+    if elapsed <= 0:
+        return ""
+    return f"About {_duration(elapsed * (100 - render.progress) / render.progress)}"
 
 
 def asset_urls(render):
@@ -197,7 +188,7 @@ def _context(request, membership, render, *, remix_form=None, comment_form=None,
         "membership": membership,
         "render": render,
         "family": family,
-        "timeline": [describe_event(event) for event in events],
+        "timeline": timeline.steps(events, render),
         "comments": list(render.comments.select_related("author")),
         "retries": list(render.retries.visible().only("id", "status", "remix_of_id", "retry_of_id")),
         "failure": explain_failure(render, events),
@@ -221,7 +212,15 @@ def _context(request, membership, render, *, remix_form=None, comment_form=None,
         "is_favourite": render.is_favourite,
         "live": render.in_flight or family.in_flight,
         "poll_seconds": POLL_SECONDS,
+        "time_left": time_left(render),
     }
+
+
+def _watch(context):
+    """The page shows these renders in flight (the render and its remixes' progress bars): mark them watched, so
+    the worker asks the provider for their progress while the page polls (renders.watching)."""
+    family = context["family"]
+    watching.watch([context["render"], *(node.render for node in family.nodes())])
 
 
 def _page(request, membership, render, *, status=200, **kwargs):
@@ -237,19 +236,24 @@ def render_detail(request, project_id, render_id):
     render = _get_render(membership, render_id)
     if request.htmx and request.GET.get("live"):
         return _live(request, membership, render)
-    return _page(request, membership, render)
+    context = _context(request, membership, render)
+    _watch(context)
+    return render_page(request, TEMPLATE, context)
 
 
 def _live(request, membership, render):
-    """The page's one poll: the status, timeline, lineage and actions, swapped out of band. When the render
-    itself has just reached its final state the page reloads once (the player, downloads and failure reason
-    appear); the poller is rendered without its trigger once nothing on the page is in flight."""
+    """The page's one poll: the title's badge, the status card (progress, badge, time left), timeline, lineage and
+    actions, swapped out of band together, and the renders in flight marked watched. When the render itself has
+    just reached its final state the page reloads once (the player, downloads and failure reason appear); the
+    poller is rendered without its trigger once nothing on the page is in flight."""
     shown = request.GET.get("shown", "")
     if shown in IN_FLIGHT and render.is_final:
         response = HttpResponse(status=200)
         response["HX-Refresh"] = "true"
         return response
-    return render_page(request, f"{TEMPLATE}#live", _context(request, membership, render))
+    context = _context(request, membership, render)
+    _watch(context)
+    return render_page(request, f"{TEMPLATE}#live", context)
 
 
 # --- actions ----------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-// The render page's player helpers: the spritesheet scrubber, and "Play both" on the compare page.
+// The render page's player helpers: the spritesheet's filmstrip, and "Play both" on the compare page. The video's
+// own controls are the one seek bar; the filmstrip under it shows the frames and jumps to the one chosen.
 // The CSP forbids inline scripts and inline style ATTRIBUTES; setting element.style from this static script is
 // allowed (it goes through the CSSOM), which is how tiles of the spritesheet are placed.
 //
@@ -37,6 +38,8 @@
     return m + ":" + (s < 10 ? "0" : "") + s.toFixed(1);
   }
 
+  // the strip of frames: a button per frame, "Jump to 0:03.2"; the frame playing is marked aria-current
+
   function setUpScrubber(box) {
     var sheet = box.querySelector("img.scrubber-sheet");
     var video = document.getElementById(box.getAttribute("data-video"));
@@ -55,26 +58,6 @@
     function frameAt(t) { return Math.min(frames - 1, Math.max(0, Math.floor(t / duration() * frames))); }
     function timeOf(i) { return (i + 0.5) / frames * duration(); }
 
-    var track = document.createElement("div");
-    track.className = "scrub-track";
-    var preview = document.createElement("div");
-    preview.className = "scrub-preview";
-    preview.hidden = true;
-    preview.style.aspectRatio = String(aspect);
-    var label = document.createElement("span");
-    label.className = "scrub-time";
-    preview.appendChild(label);
-    var range = document.createElement("input");
-    range.type = "range";
-    range.min = "0";
-    range.step = "0.1";
-    range.max = String(duration());
-    range.value = "0";
-    range.className = "scrub-range";
-    range.setAttribute("aria-label", "Scrub through the video: preview a moment, release to jump there");
-    track.appendChild(preview);
-    track.appendChild(range);
-
     var strip = document.createElement("div");
     strip.className = "filmstrip";
     strip.setAttribute("role", "group");
@@ -92,42 +75,21 @@
       strip.appendChild(b);
     }
 
-    function show(t) {
-      var i = frameAt(t);
-      placeTile(preview, url, grid, i);
-      label.textContent = formatTime(t);
-      preview.hidden = false;
-      var fraction = Math.min(1, Math.max(0, t / duration()));
-      preview.style.left = (fraction * 100) + "%";
-    }
-    function hide() { preview.hidden = true; }
     function seek(t) {
       video.currentTime = Math.min(Math.max(t, 0), duration());
     }
-    var dragging = false;
 
-    range.addEventListener("input", function () { dragging = true; show(parseFloat(range.value)); });
-    range.addEventListener("change", function () { dragging = false; seek(parseFloat(range.value)); hide(); });
-    range.addEventListener("pointermove", function (event) {
-      var rect = range.getBoundingClientRect();
-      if (rect.width > 0) show((event.clientX - rect.left) / rect.width * duration());
-    });
-    range.addEventListener("pointerleave", function () { if (!dragging) hide(); });
-    range.addEventListener("blur", hide);
     strip.addEventListener("click", function (event) {
       var b = event.target.closest(".film-frame");
       if (b) seek(timeOf(parseInt(b.getAttribute("data-frame"), 10)));
     });
-    video.addEventListener("loadedmetadata", function () { range.max = String(duration()); });
     video.addEventListener("timeupdate", function () {
-      if (!dragging) range.value = String(video.currentTime);
       var current = frameAt(video.currentTime);
       buttons.forEach(function (b, i) {
         if (i === current) b.setAttribute("aria-current", "true"); else b.removeAttribute("aria-current");
       });
     });
 
-    box.appendChild(track);
     box.appendChild(strip);
     box.classList.add("is-ready"); // the CSS hides the plain sheet once the scrubber stands in for it
     box.setAttribute("data-grid", grid.cols + "x" + grid.rows);

@@ -1,6 +1,8 @@
-// The studio page's behaviour (the CSP forbids inline scripts): sizes that follow the model, and the centre-crop
-// preview of a reference image whose pixel size differs from the video's. Everything here is a convenience: the
-// server checks the size against the model and crops the image itself, with or without this script.
+// The studio page's behaviour (the CSP forbids inline scripts): sizes that follow the model, the centre-crop
+// preview of a reference image whose pixel size differs from the video's, the prompt's clear button, "Use this
+// prompt" on a card (in place; without this script the link reloads the page with the form filled), and the
+// new card brought into view after a submit. Everything here is a convenience: the server checks the size
+// against the model and crops the image itself, with or without this script.
 (function () {
   "use strict";
 
@@ -98,6 +100,69 @@
     if (t.name === "reference_image" || t.name === "size" || t.name === "model") showPreview();
   });
 
-  document.addEventListener("DOMContentLoaded", syncSizes);
-  document.addEventListener("htmx:afterSwap", syncSizes); // the form comes back after a submit or an error
+  // The clear button needs this script, so it is shown by it.
+  function showClear() {
+    document.querySelectorAll("[data-clear-prompt]").forEach(function (b) { b.hidden = false; });
+  }
+
+  function promptBox() {
+    var f = form();
+    return f && f.querySelector("textarea[name=prompt]");
+  }
+
+  function setSelect(f, name, value) {
+    var select = f.querySelector("select[name=" + name + "]");
+    if (!select || !value) return;
+    var option = Array.prototype.find.call(select.options, function (o) { return o.value === value; });
+    if (option) select.value = value;
+  }
+
+  function reducedMotion() {
+    return window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  }
+
+  document.addEventListener("click", function (event) {
+    var t = event.target;
+    if (!t || !t.closest) return;
+    var clear = t.closest("[data-clear-prompt]");
+    if (clear) {
+      var box = promptBox();
+      if (box) { box.value = ""; box.focus(); }
+      return;
+    }
+    var use = t.closest("a[data-use-prompt]");
+    var f = form();
+    if (!use || !f || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    var prompt = promptBox();
+    if (prompt) prompt.value = use.getAttribute("data-use-prompt");
+    setSelect(f, "model", use.getAttribute("data-model"));
+    syncSizes();
+    setSelect(f, "size", use.getAttribute("data-size"));
+    setSelect(f, "seconds", use.getAttribute("data-seconds"));
+    showPreview();
+    // the options block asks for the estimate on "change" (htmx), as when a person picks an option
+    var options = f.querySelector("[data-sizes]");
+    if (options) options.dispatchEvent(new Event("change", { bubbles: true }));
+    f.scrollIntoView({ block: "start", behavior: reducedMotion() ? "auto" : "smooth" });
+    if (prompt) prompt.focus({ preventScroll: true });
+  });
+
+  // After a submit the form comes back naming the new card (data-new-card): bring it into view and give it focus,
+  // so the person sees it start (at 1440x900 the history begins below the fold).
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var f = event.target;
+    if (!f || f.id !== "submit-form") return;
+    var id = f.getAttribute("data-new-card");
+    var card = id && document.getElementById(id);
+    if (!card) return;
+    f.removeAttribute("data-new-card");
+    card.classList.add("is-new"); // a mark for the eye: focus after a click shows no ring (:focus-visible)
+    card.scrollIntoView({ block: "center", behavior: reducedMotion() ? "auto" : "smooth" });
+    var link = card.querySelector("a.render-card-prompt") || card;
+    link.focus({ preventScroll: true });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { syncSizes(); showClear(); });
+  document.addEventListener("htmx:afterSwap", function () { syncSizes(); showClear(); }); // the form comes back
 })();

@@ -227,6 +227,7 @@ def test_it_raises_outcome_unknown_when_the_create_response_is_lost(sim, client)
     assert {"lost answer", "lost remix", "lost remix by create"} <= prompts
 
 
+@pytest.mark.timing("1.5 s of latency against a 0.5 s timeout; load only makes the answer later")
 def test_it_raises_outcome_unknown_on_a_timeout_after_sending(sim):
     sim.control.patch_faults(latency_ms=1500)
     with VideoClient(sim.api_url, API_KEY, timeout=0.5) as client:

@@ -30,7 +30,7 @@ def test_it_creates_the_render_reserves_and_enqueues_the_create_on_commit(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         render = submit(alice, project, seconds="8")
         assert sent == []  # nothing is sent before the commit
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # the create's enqueue, and the project's change marker (Project.mark_changed)
     render.refresh_from_db()
     assert sent == [(render.pk, timing.due_token(render.next_attempt_at))]  # fenced by its next_attempt_at
     assert render.status == Status.SUBMITTING

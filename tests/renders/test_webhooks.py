@@ -74,6 +74,7 @@ def _bad_cases(key):
     }
 
 
+@pytest.mark.timing("deliveries signed 60 s outside the 300 s tolerance")
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", list(_bad_cases(None)))
 def test_it_refuses_a_bad_delivery_with_400_a_log_line_and_no_write(client, key, enqueued, case, caplog):
@@ -86,6 +87,7 @@ def test_it_refuses_a_bad_delivery_with_400_a_log_line_and_no_write(client, key,
     assert any("webhook refused" in record.getMessage() for record in caplog.records)
 
 
+@pytest.mark.timing("deliveries signed 60 s inside the 300 s tolerance")
 @pytest.mark.django_db
 @pytest.mark.parametrize("offset", [-(TOLERANCE - MARGIN), TOLERANCE - MARGIN], ids=["4 min old", "4 min ahead"])
 def test_it_accepts_a_delivery_signed_well_inside_the_tolerance(client, key, enqueued, offset):

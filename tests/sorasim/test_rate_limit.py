@@ -9,6 +9,7 @@ from sorasim.sim import format_duration
 from sorasim.state import KeyState
 
 
+@pytest.mark.timing("a 60 s window: the requests of the test take a few seconds of it")
 def test_it_answers_429_rate_limit_exceeded_with_exact_retry_headers(sim, key, client):
     sim.control.set_key(key, rpm=3)
     first_sent = time.time()

@@ -75,13 +75,14 @@ URLS = {
     "studio_estimate": Expect(EDITOR),
     "studio_inflight": Expect(VIEWER),
     "render_favourite": Expect(VIEWER, methods=("POST",)),  # personal, so any member may star
-    "notices": Expect(LOGIN),
+    "notices": Expect(LOGIN, ok=(200, 204, 302)),  # 204: nothing new for this user (the every-page poll)
     "user_settings": Expect(LOGIN, methods=("GET", "POST"), data={"email_on_finish": "on"}),
     "render_asset": Expect(VIEWER, ok=(200,)),
     # the render page and its actions (renders/views/render.py); action errors come back as a message and a redirect,
     # a refused remix prompt as the page with the form (400): the matrix's render has no key that could remix it
     "render_detail": Expect(VIEWER),
     "render_compare": Expect(VIEWER),
+    "render_variations": Expect(VIEWER),  # the side-by-side grid of a render's variations group
     "render_remix": Expect(EDITOR, methods=("POST",), ok=(302, 400), data={"prompt": "The same, at night"}),
     "render_retry": Expect(EDITOR, methods=("POST",), ok=(302,)),
     "render_cancel": Expect(EDITOR, methods=("POST",), ok=(302,)),

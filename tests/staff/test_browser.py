@@ -15,7 +15,7 @@ from quotas import services as quotas
 from quotas.models import LedgerEntry, UserAllowance
 from renders.models import Render
 from renders.states import Status
-from tests.fixtures.browser import DESKTOP, PHONE, screenshot
+from tests.fixtures.browser import DESKTOP, PHONE, Problems, screenshot
 from tests.fixtures.sorasim import API_KEY
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,19 +23,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SECRET_SHOWN_ONCE = API_KEY  # typed into the form; the page must only ever show its last 4
 
 
-def watch(page):
-    """Collect console errors (CSP violations are reported there) and uncaught script errors."""
-    problems = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    return problems
-
-
 @pytest.mark.integration
 def test_screenshot_keys_add_and_test(context_factory, staff, project, sorasim_shared, start_worker, live_server):
     start_worker(SITE_URL=live_server.url)
     page = context_factory(staff).new_page()
-    problems = watch(page)
+    problems = Problems(page)
 
     page.goto("/staff/keys/")
     assert page.get_by_text("No provider keys yet").is_visible()
@@ -66,7 +58,7 @@ def test_screenshot_keys_add_and_test(context_factory, staff, project, sorasim_s
 
     page.goto("/staff/keys/")
     screenshot(page, "staff-keys")
-    assert problems == []
+    assert problems.all() == []
 
 
 @pytest.fixture
@@ -101,18 +93,18 @@ def history(alice, bob, staff, project, make_key):
 @pytest.mark.parametrize("size_name,viewport", [("desktop", DESKTOP), ("phone", PHONE)])
 def test_screenshot_usage(context_factory, alice, history, size_name, viewport):
     page = context_factory(alice, viewport=viewport).new_page()
-    problems = watch(page)
+    problems = Problems(page)
     page.goto("/usage/")
     assert page.get_by_role("heading", name="My usage").is_visible()
     assert page.locator("svg.chart-svg rect.chart-bar").count() == 30
     assert page.get_by_text("waiting for credit").is_visible()
     screenshot(page, f"usage-{size_name}")
-    assert problems == []
+    assert problems.all() == []
 
 
 def test_screenshot_staff_dashboard(context_factory, staff, history):
     page = context_factory(staff).new_page()
-    problems = watch(page)
+    problems = Problems(page)
     page.goto("/staff/")
     assert page.get_by_role("heading", name="Spend per day, last 30 days").is_visible()
     assert page.get_by_text("Provider key “spare” is out of credit").is_visible()  # the banner
@@ -120,4 +112,4 @@ def test_screenshot_staff_dashboard(context_factory, staff, history):
     screenshot(page, "staff-dashboard")
     page.goto("/staff/audit/")
     screenshot(page, "staff-audit")
-    assert problems == []
+    assert problems.all() == []

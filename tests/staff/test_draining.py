@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 NEW_KEY = "sk-rotation-new-key-0002"
 
 
+@pytest.mark.slow(20)
 def test_a_draining_key_gets_no_new_renders_while_its_in_flight_ones_complete(alice, project, staff,
                                                                              sorasim_shared, start_worker):
     sim = sorasim_shared

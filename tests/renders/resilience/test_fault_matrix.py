@@ -23,6 +23,7 @@ from tests.fixtures.waits import wait_for
 from tests.renders.resilience.harness import add_key, check_run, make_run, wait_all_final
 
 pytestmark = [
+    pytest.mark.slow(100),  # each run; the longest measured under load: 98 s (a key turned invalid)
     pytest.mark.integration,
     pytest.mark.postgres_only("the fault matrix proves the production stack: PostgreSQL, Redis and a real worker"),
     pytest.mark.django_db(transaction=True),

@@ -62,6 +62,7 @@ def redis_worker(django_db_setup, django_db_blocker, live_server, matrix_dirs, o
     _point_celery_at(previous)
 
 
+@pytest.mark.slow(60)
 def test_redis_restarted_mid_run_loses_no_render(alice, sorasim_shared, live_server, redis_worker, own_redis):
     run = make_run("redis", sorasim_shared, live_server, alice)
     add_key(run, "sk-test-1", live_server)

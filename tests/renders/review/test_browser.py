@@ -36,6 +36,7 @@ def asset(render, variant):
                                            "variant": variant})
 
 
+@pytest.mark.slow(40)
 @pytest.mark.integration
 def test_it_plays_seeks_remixes_and_comments(alice, project, sim_key, sorasim_shared, start_worker, context_factory):
     worker = start_worker()
@@ -82,6 +83,9 @@ def test_it_plays_seeks_remixes_and_comments(alice, project, sim_key, sorasim_sh
     # seek with the scrubber: frame 8 of the 5 x 2 sheet stands for (7 + 0.5) / 10 of the video
     page.wait_for_selector(".scrubber.is-ready")
     assert page.get_attribute(".scrubber", "data-grid") == "5x2"
+    # one seek bar: the video's own controls; the filmstrip under it jumps to frames, it is no second bar
+    assert page.locator("#player").get_attribute("controls") is not None
+    assert page.locator("input[type=range]").count() == 0
     page.locator(".film-frame").nth(7).click()
     target = 7.5 / 10 * duration
     wait_js(page, f"() => !{PLAYER}.seeking && Math.abs({PLAYER}.currentTime - {target}) < 0.3")

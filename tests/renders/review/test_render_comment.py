@@ -18,7 +18,7 @@ def test_a_viewer_comments_and_the_page_shows_author_and_time(client, vera, done
     html = client.get(url("render_detail", done)).content.decode()
     assert f'id="comment-{comment.pk}"' in html
     assert f'datetime="{comment.created_at.isoformat()}"' in html
-    assert "vera 0 minutes ago The light at 0:03 is lovely." in page_text(html)
+    assert "vera just now The light at 0:03 is lovely." in page_text(html)
 
 
 def test_with_htmx_the_thread_comes_back_in_place_with_an_empty_form(client, bob, done):

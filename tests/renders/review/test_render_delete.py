@@ -29,7 +29,7 @@ def test_post_soft_deletes_and_goes_back_to_the_studio(client, bob, done, django
     assert done.deleted_at is not None
     assert Render.objects.filter(pk=done.pk).exists()  # soft: the row and its events stay
     assert done.events.filter(kind=EventKind.DELETED).exists()
-    assert len(callbacks) == 1  # the files' removal is enqueued
+    assert len(callbacks) == 2  # the files' removal is enqueued; the project is marked changed
     assert client.get(url("render_detail", done)).status_code == 404
     assert client.get(url("render_asset", done, variant="video")).status_code == 404
 

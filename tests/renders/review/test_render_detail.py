@@ -69,13 +69,14 @@ def test_a_deleted_render_is_gone(client, alice, done):
 def test_the_timeline_tells_what_happened_in_plain_words(client, vera, submitted):
     render = submitted()
     lifecycle.mark_failed(render, "provider_unavailable", "503 Service Unavailable", source="poll", request_id="req_9")
-    response = get(client, vera, render)
-    text = page_text(response)
-    assert "Submitted by bob: sora-2, 1280x720, 4 s." in text
-    assert lifecycle.plain_error("provider_unavailable") in text
-    assert "found by checking with the provider" in text  # where the news came from
-    assert "req_9" in text  # the provider's request id, for support
-    assert re.search(r'<li class="is-error">', response.content.decode())
+    html = get(client, vera, render).content.decode()
+    lines = [page_text(line) for line in re.findall(r'<p class="timeline-text">(.*?)</p>', html)]
+    assert lines == ["Submitted by bob.", f"Failed: {lifecycle.plain_error('provider_unavailable')}"]
+    details = page_text(" ".join(re.findall(r"<details class=\"timeline-details\".*?</details>", html, re.S)))
+    assert "Submitted by bob: sora-2, 1280x720, 4 s." in details  # what the event said in full
+    assert "found by checking with the provider" in details  # where the news came from
+    assert "request req_9" in details  # the provider's request id, for support
+    assert re.search(r'<li class="is-error">', html)
 
 
 # --- failures -------------------------------------------------------------------------------------------
@@ -240,7 +241,8 @@ def poller(html):
 def test_an_in_flight_render_carries_one_poll_and_a_progress_bar(client, bob, review_render):
     render = review_render(Status.IN_PROGRESS, progress=42)
     html = get(client, bob, render).content.decode()
-    assert html.count("data-poll=\"2\"") == 1  # the page's one poll (the base template has its own slow one)
+    # the page's one poll, beside the every-page poll of the base template
+    assert html.count("data-poll=") == 2 and 'data-poll="2"' in poller(html)
     assert 'hx-trigger="poll"' in poller(html) and "shown=in_progress" in poller(html)
     assert '<progress id="render-progress" value="42" max="100"' in html
 

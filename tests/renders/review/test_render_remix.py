@@ -29,7 +29,7 @@ def test_an_editor_remixes_a_completed_render(client, alice, done, django_captur
     assert child.status == Status.SUBMITTING
     assert Reservation.objects.get(render=child).state == Reservation.State.HELD  # charged like any render
     assert child.events.get(kind=EventKind.SUBMITTED).message.startswith("Remix submitted by alice")
-    assert len(callbacks) == 1  # the create is enqueued once the transaction commits
+    assert len(callbacks) == 2  # the create is enqueued once the transaction commits; the project marked changed
 
 
 def test_the_new_remix_shows_in_the_parents_lineage(client, alice, done):

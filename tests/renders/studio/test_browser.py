@@ -1,6 +1,7 @@
 """The studio in headless Chromium, against a live server, a real Celery worker, Redis, PostgreSQL and sorasim over
-HTTP: progress to completion without a reload, one poll per interval for the whole page, a teammate's render
-arriving in another browser, a wrong-size reference cropped and accepted, and the page without JavaScript."""
+HTTP: progress to completion without a reload, one poll per interval for the whole page, a wrong-size reference
+cropped and accepted, and the page without JavaScript (a teammate's render in another browser:
+test_browser_teammates.py)."""
 
 import time
 
@@ -72,6 +73,7 @@ def watch(page, render_id, until="Completed", timeout=90):
     raise AssertionError(f"render {render_id} is {render.status} ({render.error_message}); card {state}")
 
 
+@pytest.mark.slow(25)
 def test_a_submitted_render_shows_its_progress_to_completion_without_a_reload(context_factory, team, sorasim_shared,
                                                                              start_worker):
     sorasim_shared.control.patch_faults(job_seconds=10)
@@ -95,6 +97,7 @@ def test_a_submitted_render_shows_its_progress_to_completion_without_a_reload(co
     assert Render.objects.get(pk=render_id).status == Status.COMPLETED
 
 
+@pytest.mark.slow(25)
 def test_three_cards_in_flight_make_one_poll_per_interval_and_none_after_completion(context_factory, team,
                                                                                    sorasim_shared, start_worker):
     sorasim_shared.control.patch_faults(job_seconds=6)
@@ -120,30 +123,6 @@ def test_three_cards_in_flight_make_one_poll_per_interval_and_none_after_complet
     assert max(gaps) < 5, gaps  # ...and one in every interval (2 s, plus the answer's own time)
     # the first polls ask about all three cards in one request
     assert all(f"ids={r.pk}" in polls[0][1] for r in renders), polls[0][1]
-
-
-def test_a_teammates_render_appears_in_another_signed_in_browser(context_factory, team, settings, start_worker):
-    settings.STUDIO_NOTICE_POLL_SECONDS = 2  # the slow poll, shortened for the test (20 s in production)
-    start_worker()
-    alice_page = context_factory(team.alice).new_page()
-    alice_page.goto(team.url)
-    expect(alice_page.locator("#history-empty")).to_be_visible()
-    bob_page = context_factory(team.bob).new_page()
-    bob_page.goto(team.url)
-
-    render_id = submit_in_page(bob_page, "Bob's lighthouse at dusk, drone shot, warm light")
-    bob_page.goto("/settings/")  # bob moves on; the notice will find him there
-
-    card = alice_page.locator(f"#render-{render_id}")
-    expect(card).to_contain_text("Bob's lighthouse at dusk", timeout=15_000)
-    expect(card).to_contain_text("bob")
-    expect(alice_page.locator("#history-empty")).to_have_count(0)
-    # alice's page follows it to the end, and bob is told wherever he is
-    expect(card.locator(".badge")).to_have_text("Completed", timeout=60_000)
-    notice = bob_page.locator("#notices .alert", has_text="completed")
-    expect(notice).to_be_visible(timeout=15_000)
-    notice.get_by_role("button", name="Dismiss this notice").click()
-    expect(notice).to_have_count(0)
 
 
 def square_png(path):

@@ -1,5 +1,5 @@
-"""Notices: written once when a render completes or fails (whatever moved it), shown by the slow poll on every
-page, emailed to authors who chose it; on a studio page the slow poll also brings teammates' new renders."""
+"""Notices: written once when a render completes or fails (whatever moved it), shown by the every-page poll on every
+page, emailed to authors who chose it; on a studio page the every-page poll also brings teammates' new renders."""
 
 from decimal import Decimal
 
@@ -86,10 +86,12 @@ def test_a_failing_mail_server_does_not_break_the_move(alice, project, wants_ema
     assert Notice.objects.count() == 1
 
 
-# --- the slow poll ----------------------------------------------------------------------------------------
+# --- the every-page poll ----------------------------------------------------------------------------------------
 
-def poll(client, after=None, page="", **headers):
+def poll(client, after=None, page="", revision=None, **headers):
     params = {"after": after} if after is not None else {}
+    if revision is not None:
+        params["revision"] = revision
     if page:
         headers["HTTP_HX_CURRENT_URL"] = "http://testserver" + page
     return client.get("/notices/", params, HTTP_HX_REQUEST="true", **headers)
@@ -101,13 +103,14 @@ def test_the_poll_brings_unseen_notices_once_on_any_page(client, alice, bob, pro
     notices.render_finished(theirs)
     client.force_login(alice)
     html = poll(client, page="/settings/").content.decode()
-    assert html.lstrip().startswith('<div id="notice-poll"') and 'data-poll="20"' in html
+    assert html.lstrip().startswith('<div id="notice-poll"') and 'data-poll="2"' in html
     assert 'hx-swap-oob="beforeend:#notices"' in html and html.count('class="alert alert-success"') == 1
     assert f'href="/projects/{project.pk}/renders/{mine.pk}/"' in html and "data-dismiss" in html
     assert Notice.objects.get(user=alice).seen_at is not None
     assert Notice.objects.get(user=bob).seen_at is None  # bob's is bob's
-    html = poll(client, page="/settings/").content.decode()
-    assert "#notices" not in html and 'data-poll="20"' in html  # it keeps polling
+    # nothing more to show: an empty answer, which htmx leaves alone (the element keeps polling)
+    response = poll(client, page="/settings/")
+    assert response.status_code == 204 and response.content == b""
 
 
 def test_on_the_studio_page_it_brings_teammates_new_renders(client, alice, bob, project):
@@ -123,10 +126,13 @@ def test_on_the_studio_page_it_brings_teammates_new_renders(client, alice, bob, 
     assert html.count('id="render-') == 2
     # the cursor moves on, and the page's in-flight poll is switched on for the queued ones
     newest = max(inserted)
-    assert f'hx-get="/notices/?after={newest}"' in html
+    project.refresh_from_db()
+    assert f'hx-get="/notices/?after={newest}&amp;revision={project.revision}"' in html
     assert 'id="inflight-poll"' in html and 'data-poll="2"' in html and 'hx-swap-oob="true"' in html
     html = poll(client, after=newest, page=f"/projects/{project.pk}/").content.decode()
     assert "render-" not in html
+    response = poll(client, after=newest, revision=project.revision, page=f"/projects/{project.pk}/")
+    assert response.status_code == 204  # the page has seen this state of the project
 
 
 def test_it_respects_the_pages_filters_and_pages(client, alice, bob, project):
@@ -145,7 +151,7 @@ def test_it_shows_nothing_of_a_project_the_user_is_not_in(client, charlie, bob, 
     make_renders(project, [bob], 1)
     client.force_login(charlie)
     response = poll(client, after=seen.pk, page=f"/projects/{project.pk}/")
-    assert response.status_code == 200 and "render-" not in response.content.decode()
+    assert response.status_code == 204 and response.content == b""
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client):

@@ -28,7 +28,7 @@ def fill(name, n, alice, bob, dan):
     renders = make_renders(project, [alice, bob, dan], n, statuses=statuses)
     star(alice, renders[::3])
     star(bob, renders[::2])
-    # teammates' renders with finished notices for alice, so the slow poll has something to bring
+    # teammates' renders with finished notices for alice, so the every-page poll has something to bring
     for render in Render.objects.filter(project=project, author=alice, status=Status.COMPLETED)[:3]:
         notices.render_finished(render)
     assert Render.objects.filter(project=project, status__in=[s for s in Status if s not in (

@@ -3,6 +3,7 @@
 import pytest
 from django.core.files.base import ContentFile
 
+from projects.models import Project
 from renders.models import Render
 from renders.states import Status
 from tests.renders.studio.conftest import make_renders, star
@@ -30,15 +31,22 @@ def test_it_lists_the_renders_newest_first_with_card_facts(client, alice, bob, p
     assert "$0.40 est." in html  # in flight: the reserved estimate
 
 
+def tag_of(html, element_id):
+    """The opening tag of the element with this id."""
+    at = html.index(f'id="{element_id}"')
+    return html[html.rindex("<", 0, at):html.index(">", at)]
+
+
 def test_it_polls_once_for_the_whole_page_only_while_something_is_in_flight(client, alice, project):
     make_renders(project, [alice], 3, statuses=(Status.IN_PROGRESS,))
     client.force_login(alice)
     html = client.get(f"/projects/{project.pk}/").content.decode()
-    assert html.count('data-poll="2"') == 1
+    # two pollers on the page: the one in-flight poll for all its cards, and the every-page poll (base.html)
+    assert html.count("data-poll=") == 2 and 'data-poll="2"' in tag_of(html, "inflight-poll")
     assert html.count('class="inflight-id"') == 3
     Render.objects.update(status=Status.COMPLETED)
     html = client.get(f"/projects/{project.pk}/").content.decode()
-    assert 'data-poll="2"' not in html and 'id="inflight-poll"' in html
+    assert "data-poll" not in tag_of(html, "inflight-poll") and html.count("data-poll=") == 1
 
 
 def test_it_filters_by_status_model_author_favourites_and_search(client, alice, bob, project):
@@ -129,10 +137,11 @@ def test_outsiders_get_404_and_deleted_renders_are_not_listed(client, charlie, a
     assert client.get(f"/projects/{project.pk}/").status_code == 404
 
 
-def test_the_slow_poll_starts_from_the_newest_render_of_the_page(client, alice, project):
+def test_the_every_page_poll_starts_from_the_newest_render_and_the_projects_marker(client, alice, project):
     renders = make_renders(project, [alice], 3)
+    Project.objects.filter(pk=project.pk).update(revision=7)
     client.force_login(alice)
     html = client.get(f"/projects/{project.pk}/").content.decode()
-    assert f'hx-get="/notices/?after={renders[-1].pk}"' in html
+    assert f'hx-get="/notices/?after={renders[-1].pk}&amp;revision=7"' in html
     html = client.get("/settings/").content.decode()
-    assert 'hx-get="/notices/"' in html and 'data-poll="20"' in html  # every page polls, without a cursor
+    assert 'hx-get="/notices/"' in html and 'data-poll="2"' in html  # every page polls, without a cursor

@@ -36,14 +36,18 @@ def test_with_htmx_it_answers_a_fresh_form_and_the_new_card_at_the_top(client, b
     html = response.content.decode()
     assert html.lstrip().startswith('<form id="submit-form"')
     assert 'hx-swap-oob="afterbegin:#history-list"' in html and f'id="render-{render.pk}"' in html
-    assert '<div id="history-empty" hx-swap-oob="delete">' in html
+    assert "history-empty" not in html  # "No renders yet" hides itself (CSS): nothing to delete, no missing target
+    assert "{#" not in html and "#}" not in html  # template comments stay comments
     # the page's one in-flight poll is switched on, out of band
     assert 'id="inflight-poll"' in html and 'data-poll="2"' in html and html.count('hx-swap-oob="true"') == 1
     assert "top of the history" in html
-    # the fresh form keeps the options, not the prompt, and shows the quota after the reservation
+    # the form keeps the prompt and the options (to tweak and go again), and shows the quota after the reservation
     form = response.context["form"]
-    assert form.initial == {"model": "sora-2", "size": "1280x720", "seconds": 8}
-    assert 'id="id_prompt">\n</textarea>' in html  # empty, ready for the next one
+    assert form.initial == {"model": "sora-2", "size": "1280x720", "seconds": 8, "prompt": GOOD["prompt"],
+                            "variations": 1}
+    assert f'id="id_prompt">\n{GOOD["prompt"]}</textarea>' in html
+    # ...and names the new card, for studio.js to bring it into view and focus it
+    assert f'data-new-card="render-{render.pk}"' in html
     assert response.context["estimate"].limit("concurrent_renders").used == 1
 
 

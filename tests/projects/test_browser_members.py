@@ -1,0 +1,34 @@
+"""The members page in headless Chromium: the link of an invitation just made is copied to the clipboard by its
+button (a static script under the CSP, no inline code), with no console error or CSP violation."""
+
+import pytest
+from playwright.sync_api import expect
+
+from projects.models import Invitation
+from tests.fixtures.browser import Problems, overflow
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
+              pytest.mark.project(description="Spring launch", members={})]
+
+def test_the_invitation_link_is_copied_by_its_button(context_factory, alice, project):
+    context = context_factory(alice, permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    problems = Problems(page)
+    page.goto(f"/projects/{project.pk}/members/")
+    page.get_by_role("textbox", name="Email").fill("dana@example.org")
+    page.get_by_role("button", name="Send invitation").click()
+
+    field = page.get_by_role("textbox", name="Invitation link")
+    link = field.input_value()
+    assert Invitation.objects.get(email="dana@example.org").state == "pending"
+    assert "/invitations/" in link
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.get_by_role("status").filter(has_text="Copied.")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == link
+    # the only owner is told why there is no Leave
+    expect(page.get_by_text("The only owner can’t leave")).to_be_visible()
+    assert page.get_by_role("button", name="Leave").count() == 0
+    # the long link stays inside a phone's width
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert overflow(page) <= 0
+    assert problems.all() == []
