@@ -106,6 +106,7 @@ def test_it_accepts_exactly_the_room_from_50_threads_on_postgres(name, monkeypat
     assert_exactly_the_room(name, outcomes, race.summary(jobs), enqueued)
 
 
+@pytest.mark.slow(20)
 @pytest.mark.postgres_only(POSTGRES_PROOF)
 @pytest.mark.django_db(transaction=True)
 def test_it_accepts_exactly_the_room_from_two_processes_on_postgres(tmp_path):
@@ -116,6 +117,7 @@ def test_it_accepts_exactly_the_room_from_two_processes_on_postgres(tmp_path):
         assert_exactly_the_room(name, outcomes[name], race.summary(jobs[name]), enqueued)
 
 
+@pytest.mark.slow(25)
 def test_it_accepts_exactly_the_room_from_two_processes_on_sqlite(tmp_path):
     # a migrated SQLite file with the site's settings (WAL, IMMEDIATE transactions, a busy timeout)
     env = child_env(tmp_path, None)

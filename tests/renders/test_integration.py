@@ -72,6 +72,7 @@ def test_a_remix_completes_and_links_to_its_parent(alice, bob, project, sim, liv
     assert sim.control.counters(API_KEY)["creates_accepted"] == 2
 
 
+@pytest.mark.slow(20)
 def test_an_early_webhook_is_kept_and_applied_when_a_render_takes_its_video(
         alice, project, sim, live_server, start_worker):
     make_sim_key(sim, live_server)
@@ -127,6 +128,7 @@ def test_cancel_before_the_create_and_delete_after_completion(alice, project, si
     assert done.events.filter(kind=EventKind.DELETED).exists()
 
 
+@pytest.mark.slow(25)
 def test_a_render_of_a_killed_worker_is_resumed_after_a_restart(alice, project, sim, live_server, start_worker):
     """The worker is killed (SIGKILL) while it downloads; after a restart the reaper sees the quiet heartbeat
     and resumes the download (not the create): the render completes, billed once."""

@@ -170,6 +170,7 @@ def test_it_shows_jobs_with_their_internals(sim, key, client):
     assert caught.value.status == 404
 
 
+@pytest.mark.slow(20)
 def test_advancing_a_job_moves_its_whole_timeline_and_wakes_it(sim, key, client):
     sim.control.patch_faults(job_seconds=600)
     video = client.videos.create(prompt="a long take")

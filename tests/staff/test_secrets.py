@@ -119,6 +119,7 @@ def world(django_user_model):
     return World(project=project, outsider_project=theirs, users=users)
 
 
+@pytest.mark.slow(20)
 def test_the_secrets_appear_nowhere(world, sorasim_shared, settings):
     sim = sorasim_shared
     settings.QUOTA_DEFAULT_MONTHLY_SECONDS = 300

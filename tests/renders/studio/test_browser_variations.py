@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_d
 PROMPT = "Three takes: a paper lantern rises over a dark lake, slow push in"
 
 
+@pytest.mark.slow(25)
 def test_variations_are_refused_whole_then_submitted_as_a_group_and_compared_side_by_side(
         context_factory, alice, project, quota_defaults, sorasim_shared, live_server, start_worker):
     key = make_sim_key(sorasim_shared, live_server)  # the default configuration: webhooks on
