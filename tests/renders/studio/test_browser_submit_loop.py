@@ -22,8 +22,10 @@ def in_viewport(locator):
         return r.top >= 0 && r.bottom <= window.innerHeight; }""")
 
 
-def focused_card(page):
-    return page.evaluate("(document.activeElement.closest('#history-list > li') || {}).id || null")
+def wait_for_focus_on(page, card_id):
+    """The focus moves after the form's swap settles, a moment after the card shows: wait for it."""
+    page.wait_for_function("id => (document.activeElement.closest('#history-list > li') || {}).id === id",
+                           arg=card_id)
 
 
 @pytest.fixture
@@ -54,8 +56,7 @@ def test_the_prompt_stays_and_the_new_card_comes_into_view_with_focus(context_fa
 
     # the new card is on screen and has the focus; the prompt and the options stay for the next try
     expect(card).to_be_in_viewport()
-    page.wait_for_function("id => (document.activeElement.closest('#history-list > li') || {}).id === id",
-                           arg=f"render-{render.pk}")
+    wait_for_focus_on(page, f"render-{render.pk}")
     assert in_viewport(card)
     expect(box).to_have_value(prompt)
     expect(page.get_by_label("Length", exact=True)).to_have_value("8")
@@ -65,7 +66,7 @@ def test_the_prompt_stays_and_the_new_card_comes_into_view_with_focus(context_fa
     page.get_by_role("button", name="Submit render").click()
     second = page.locator("#history-list > li").first
     expect(second).to_contain_text(", at dusk")
-    assert focused_card(page) == second.get_attribute("id")
+    wait_for_focus_on(page, second.get_attribute("id"))
     page.get_by_role("button", name="Clear the prompt").click()
     expect(box).to_have_value("")
     expect(box).to_be_focused()
