@@ -72,14 +72,15 @@ def test_a_remix_completes_and_links_to_its_parent(alice, bob, project, sim, liv
     assert sim.control.counters(API_KEY)["creates_accepted"] == 2
 
 
-@pytest.mark.slow(20)
+@pytest.mark.slow(30)
 def test_an_early_webhook_is_kept_and_applied_when_a_render_takes_its_video(
         alice, project, sim, live_server, start_worker):
     make_sim_key(sim, live_server)
     # the create's answer is lost (the job exists at the provider); its webhook arrives before the reconciler
-    # has adopted the job, so no render has that video id yet
+    # has adopted the job (the 1 s job's webhook comes some 14 s before the adoption), so no render has that video
+    # id yet
     sim.control.patch_faults(drop_create_response_rate=1.0)
-    worker = start_worker(SITE_URL=live_server.url, RENDER_RECONCILE_AFTER_SECONDS="5",
+    worker = start_worker(SITE_URL=live_server.url, RENDER_RECONCILE_AFTER_SECONDS="15",
                           RENDER_POLL_WITH_WEBHOOKS_SECONDS="600")
     render = submit(alice, project)
     delivery = wait_for(lambda: WebhookDelivery.objects.filter(event_type="video.completed").first(), timeout=30,
@@ -133,7 +134,8 @@ def test_a_render_of_a_killed_worker_is_resumed_after_a_restart(alice, project, 
     """The worker is killed (SIGKILL) while it downloads; after a restart the reaper sees the quiet heartbeat
     and resumes the download (not the create): the render completes, billed once."""
     make_sim_key(sim, live_server)
-    sim.control.patch_faults(latency_ms=1500, latency_endpoints=["content"])
+    # each file's download waits 10 s at sorasim: the kill lands well inside the first
+    sim.control.patch_faults(latency_ms=10_000, latency_endpoints=["content"])
     worker = start_worker(SITE_URL=live_server.url, RENDER_HEARTBEAT_STALE_SECONDS="4")
     render = submit(alice, project)
     wait_status(render, Status.DOWNLOADING, worker=worker)

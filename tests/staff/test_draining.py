@@ -18,11 +18,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 NEW_KEY = "sk-rotation-new-key-0002"
 
 
-@pytest.mark.slow(20)
+@pytest.mark.slow(45)
 def test_a_draining_key_gets_no_new_renders_while_its_in_flight_ones_complete(alice, project, staff,
                                                                              sorasim_shared, start_worker):
     sim = sorasim_shared
-    sim.control.patch_faults(job_seconds=4)  # long enough for the key to be drained while the job runs
+    sim.control.patch_faults(job_seconds=20)  # the key is drained while the job runs, with time to spare under load
     sim.control.set_key(NEW_KEY)
     old = ApiKey(name="old", base_url=sim.api_url, has_webhooks=False, rpm_limit=0, max_concurrent=0)
     old.secret = API_KEY
@@ -40,6 +40,9 @@ def test_a_draining_key_gets_no_new_renders_while_its_in_flight_ones_complete(al
     assert response.status_code == 302
     old.refresh_from_db()
     assert old.state == KeyState.DRAINING
+    first.refresh_from_db()
+    assert first.status in (Status.QUEUED, Status.IN_PROGRESS)  # still in flight on the key being drained
+    sim.control.patch_faults(job_seconds=2)  # for the jobs created from now on: the second render's
 
     second = submit(alice, project, prompt="a second lighthouse, further up the coast")
     wait_for(lambda: second.events.filter(kind=EventKind.WAIT, message__contains="old is draining").exists(),

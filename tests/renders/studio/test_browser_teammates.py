@@ -4,7 +4,8 @@ server, a real Celery worker and sorasim over HTTP, on the default configuration
 status changes follow there without a reload, and while nothing changes alice's poll gets empty answers; bob,
 gone to another page, is told there that it completed.
 
-The exact latency is printed by bench/bench_poll_queries.py; here the deadline is twice the 5 s target."""
+The exact latency is printed by bench/bench_poll_queries.py; here the deadline is three times the 5 s target, so
+the margin over the 2 s poll stays above 10 s under load."""
 
 import time
 
@@ -19,12 +20,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_d
               pytest.mark.project(members={"bob": "editor"})]
 
 TARGET_SECONDS = 5
+DEADLINE_SECONDS = 3 * TARGET_SECONDS  # over 10 s of margin beyond the 2 s poll
 BADGE = "id => { const card = document.getElementById('render-' + id); " \
         "return card ? card.querySelector('.badge').textContent.trim() : null; }"
 
 
 @pytest.mark.slow(120)
-@pytest.mark.timing("the teammate's card within 10 s, twice the 5 s target, of a poll every 2 s")
+@pytest.mark.timing("the teammate's card within 15 s, three times the 5 s target, of a poll every 2 s")
 def test_a_teammates_render_appears_within_seconds_and_its_status_changes_follow(
         context_factory, alice, bob, project, sorasim_shared, live_server, start_worker, settings):
     assert settings.STUDIO_NOTICE_POLL_SECONDS <= 2  # the default: the every-page poll is cheap enough for it
@@ -58,9 +60,9 @@ def test_a_teammates_render_appears_within_seconds_and_its_status_changes_follow
     bob_page.goto("/settings/")  # bob moves on; the notice will find him there
 
     card = alice_page.locator(f"#render-{render_id}")
-    expect(card).to_contain_text(prompt, timeout=TARGET_SECONDS * 2 * 1000)
+    expect(card).to_contain_text(prompt, timeout=DEADLINE_SECONDS * 1000)
     arrived = time.monotonic() - submitted
-    assert arrived <= TARGET_SECONDS * 2, arrived
+    assert arrived <= DEADLINE_SECONDS, arrived
     expect(card).to_contain_text("bob")
     expect(alice_page.locator("#history-empty")).to_be_hidden()  # "No renders yet" hides itself once a card is in
     # the page's in-flight poll was switched on for the teammate's card

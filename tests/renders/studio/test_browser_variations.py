@@ -12,6 +12,7 @@ from renders.models import Favourite, Render
 from renders.states import Status
 from tests.fixtures.browser import PHONE, Problems, overflow, screenshot
 from tests.fixtures.sorasim import make_sim_key
+from tests.fixtures.waits import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -58,7 +59,9 @@ def test_variations_are_refused_whole_then_submitted_as_a_group_and_compared_sid
     cells = grid.locator("#variations-grid > li")
     expect(cells).to_have_count(3)
     expect(grid.locator("#variations-grid video")).to_have_count(3, timeout=90_000)
-    assert set(Render.objects.values_list("status", flat=True)) == {Status.COMPLETED}
+    # a cell shows its player once the video is stored, a moment before the thumbnail and the completion
+    wait_for(lambda: set(Render.objects.values_list("status", flat=True)) == {Status.COMPLETED}, timeout=60,
+             what="the three variations to complete")
     expect(grid.locator("#variations-poll")).not_to_have_attribute("data-poll", "3")
 
     # keep the second one: its star, on the grid, is the same favourite as everywhere
