@@ -1,14 +1,18 @@
 """The one door to a provider's /v1/videos API (see shared/reference/video-api.md). No Django imports.
 
-- Typed results (`Video`, `Download`) that tolerate unknown fields and statuses; `seconds` is a string.
+- Typed results (`Video`, `Download`) that tolerate unknown fields; `seconds` is a string. Every accent of a
+  gateway or reseller (status words, `task_id`, error shapes, auth headers) is read by providers.dialects, so a
+  Video's status is always one of queued, in_progress, completed, failed, expired; a status word we do not know
+  keeps the job in flight (`in_progress`, the word kept in `provider_status`) and is logged once per key.
 - Typed errors (providers.errors) from the status and the error envelope, each with the `x-request-id`.
 - Timeouts on every call. No retries here: one retry layer only, in the caller, so a create is never sent
   twice by accident. A create or remix that may have reached the provider without an answer raises
   OutcomeUnknown, never ProviderUnavailable.
 - Downloads stream to a file object in chunks (constant memory) and are complete only when the byte count
   equals Content-Length and, for the video, the MP4 parses with a duration.
-- The key never appears in str/repr/logs: httpx masks the Authorization header in reprs, the client's repr
-  shows the last 4 characters, and provider messages that echo the key are scrubbed.
+- The key never appears in str/repr/logs: the client's repr shows the last 4 characters, and provider messages
+  that echo the key are scrubbed. It goes in `Authorization: Bearer` or in a named header (`auth_header`), and
+  only to the base URL: a download redirected elsewhere (a CDN, a signed link) is followed without it.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from urllib.parse import quote
 
 import httpx
 
+from providers import dialects
 from providers.errors import (
     BILLING_CODES,
+    NOT_FOUND_CODES,
     IncompleteDownload,
     InvalidKey,
     InvalidRequest,
@@ -62,7 +68,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_CHUNK_SIZE = 256 * 1024
 ACTIVE_STATUSES = frozenset({"queued", "in_progress"})
-TERMINAL_STATUSES = frozenset({"completed", "failed"})  # and any status we do not know
+TERMINAL_STATUSES = dialects.TERMINAL_STATUSES
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 VARIANTS = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 MAX_ERROR_BODY = 64 * 1024
 
@@ -91,29 +99,47 @@ class Video:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
     request_id: str | None = None
     poll_after_ms: int | None = None
+    provider_status: str | None = None  # the provider's own word, when it differs from `status`
 
     @property
     def is_terminal(self) -> bool:
-        """completed, failed, or any status we do not know (e.g. expired): never poll it again."""
-        return self.status not in ACTIVE_STATUSES
+        """completed, failed or expired: never poll it again. A status word we do not know is in flight."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def status_known(self) -> bool:
+        return self.provider_status is None or dialects.canonical_status(self.provider_status) is not None
 
     @classmethod
     def from_dict(cls, data: dict, *, request_id=None, poll_after_ms=None) -> Video:
-        if not isinstance(data, dict) or not data.get("id"):
+        data = dialects.video_object(data)
+        if not isinstance(data, dict) or not dialects.video_id(data):
             raise ProviderError("the provider returned a video without an id", request_id=request_id)
+        word = data.get("status")
+        # no status at all: a create answered with its id only (new-api's {"task_id": ...}) is queued
+        status = "queued" if word in (None, "") else dialects.canonical_status(word) or "in_progress"
         error = data.get("error")
         if isinstance(error, dict):
             error = VideoError(code=_str_or_none(error.get("code")), message=_str_or_none(error.get("message")))
         elif error:
             error = VideoError(code=None, message=str(error))
+        elif status == "failed":
+            reason = _str_or_none(data.get("fail_reason") or data.get("failure_reason"))
+            if dialects.is_cancelled(word):
+                error = VideoError(code="cancelled", message=reason or "the provider cancelled the job")
+            elif reason:
+                error = VideoError(code=None, message=reason)
+            else:
+                error = None
         else:
             error = None
         return cls(
-            id=str(data["id"]),
+            id=str(dialects.video_id(data)),
             object=str(data.get("object") or "video"),
             model=_str_or_none(data.get("model")),
-            status=str(data.get("status") or "unknown"),
-            progress=_int_or(data.get("progress"), 0),
+            status=status,
+            provider_status=None if word is None or str(word) == status else str(word),
+            progress=dialects.progress(data.get("progress")),
             created_at=_int_or(data.get("created_at"), None),
             completed_at=_int_or(data.get("completed_at"), None),
             expires_at=_int_or(data.get("expires_at"), None),
@@ -158,15 +184,23 @@ class VideoClient:
         *,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        auth_header: str | None = dialects.BEARER,
+        label: str | None = None,
     ):
+        """`auth_header`: "" (or "Authorization") sends `Authorization: Bearer <key>`; any other name sends the
+        key as is in that header (`api-key` for Azure, `x-litellm-api-key` for LiteLLM). `label` names the key in
+        logs (never the secret)."""
         if not api_key:
             raise ValueError("an API key is required")
         self.base_url = base_url.rstrip("/")
         self._last4 = api_key[-4:]
-        # the key lives only in the Authorization header, which httpx masks in every repr
+        self.label = label or f"{self.base_url} ••••{self._last4}"
+        auth = dialects.auth_headers(api_key, auth_header)
+        self._auth_name = next(iter(auth))
+        # the key lives only in this header (httpx masks Authorization in reprs; the client's repr is our own)
         self._http = httpx.Client(
             base_url=self.base_url + "/",
-            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+            headers={**auth, "Accept": "application/json"},
             timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
             transport=transport,
             follow_redirects=False,
@@ -218,7 +252,7 @@ class VideoClient:
             data = page.get("data") or []
             request_id = _request_id(response)
             for item in data:
-                yield Video.from_dict(item, request_id=request_id)
+                yield self._noted(Video.from_dict(item, request_id=request_id))
             previous, after = after, page.get("last_id") or (data[-1].get("id") if data else None)
             if not page.get("has_more") or not data or not after or after == previous:
                 return  # the last page (or a provider repeating itself: never loop forever)
@@ -247,27 +281,30 @@ class VideoClient:
         variant: str = "video",
         chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> Download:
-        """Stream GET /videos/{id}/content to fileobj. On IncompleteDownload the file holds a partial body:
-        discard it and download again."""
+        """Stream GET /videos/{id}/content to fileobj, following redirects (at most MAX_REDIRECTS, also to another
+        host, which never gets the key). On IncompleteDownload the file holds a partial body: discard it and
+        download again."""
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}: use one of {', '.join(VARIANTS)}")
         path = _video_path(video_id) + "/content"
         started = time.monotonic()
+        response = self._open_content(path, variant)
         try:
-            request = self._http.build_request(
-                "GET", path, params={"variant": variant}, headers={"Accept": "*/*", "Accept-Encoding": "identity"}
-            )
-            response = self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, "GET", path, creates=False) from None
-        try:
-            request_id = _request_id(response)
+            request_id = _request_id(response) or next(filter(None, map(_request_id, response.history)), None)
             if response.status_code >= 300:
                 try:
                     if _small(response):
                         response.read()
                 except httpx.HTTPError:
                     pass  # the status alone still says what happened
+                keyless = self._auth_name not in response.request.headers
+                if keyless and response.status_code in (401, 403):
+                    # a signed link that refuses us has expired or was mangled: the next try gets a fresh one
+                    raise IncompleteDownload(
+                        f"the download link ({response.request.url.host}) answered HTTP {response.status_code}",
+                        status=response.status_code,
+                        request_id=request_id,
+                    )
                 raise self._http_error(response, video_id=video_id)
             expected = _int_or(response.headers.get("content-length"), None)
             scanner = Mp4Scanner() if variant == "video" else None
@@ -308,9 +345,7 @@ class VideoClient:
         finally:
             response.close()
         elapsed = time.monotonic() - started
-        logger.debug(
-            "GET %s variant=%s: %d bytes in %.2fs request_id=%s", path, variant, written, elapsed, request_id
-        )
+        logger.debug("GET %s variant=%s: %d bytes in %.2fs request_id=%s", path, variant, written, elapsed, request_id)
         content_type = response.headers.get("content-type")
         return Download(
             bytes=written,
@@ -320,6 +355,37 @@ class VideoClient:
         )
 
     # --- plumbing ----------------------------------------------------------------------------------
+
+    def _open_content(self, path: str, variant: str) -> httpx.Response:
+        """GET the content as a stream, following redirects ourselves: httpx would keep a custom auth header
+        (`api-key`) on a redirect to another host. The key goes only where dialects.key_may_go_to allows."""
+        url: httpx.URL | str = path
+        params = {"variant": variant}
+        history: list[httpx.Response] = []
+        while True:
+            request = self._http.build_request(
+                "GET", url, params=params, headers={"Accept": "*/*", "Accept-Encoding": "identity"}
+            )
+            if history and not dialects.key_may_go_to(request.url, self.base_url):
+                del request.headers[self._auth_name]
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise self._transport_error(exc, "GET", path, creates=False) from None
+            location = response.headers.get("location")
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                response.history = history
+                return response
+            response.close()
+            history.append(response)
+            if len(history) > MAX_REDIRECTS:
+                raise ProviderUnavailable(
+                    f"GET /{path} was redirected more than {MAX_REDIRECTS} times",
+                    status=response.status_code,
+                    request_id=_request_id(history[0]),
+                )
+            url, params = request.url.join(location), None
+            logger.debug("GET /%s redirected to %s://%s", path, url.scheme, url.host)
 
     def _create(self, fields: dict, input_reference) -> Video:
         # multipart always, as the SDKs send it: (None, value) parts are plain form fields
@@ -352,8 +418,18 @@ class VideoClient:
     def _transport_error(self, exc, method, path, *, creates) -> ProviderError:
         name = type(exc).__name__
         # Never sent (or not sent completely): the provider cannot have acted on it.
-        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError,
-                            httpx.WriteTimeout, httpx.UnsupportedProtocol, httpx.ProxyError)):
+        if isinstance(
+            exc,
+            (
+                httpx.ConnectError,
+                httpx.ConnectTimeout,
+                httpx.PoolTimeout,
+                httpx.WriteError,
+                httpx.WriteTimeout,
+                httpx.UnsupportedProtocol,
+                httpx.ProxyError,
+            ),
+        ):
             return ProviderUnavailable(f"{method} /{path} was not sent: {name} to {self.base_url}")
         if creates:
             # sent, no answer: the job may exist and be billed; the caller must look before trying again
@@ -365,19 +441,17 @@ class VideoClient:
     def _http_error(self, response: httpx.Response, *, video_id=None, creates=False) -> ProviderError:
         status = response.status_code
         request_id = _request_id(response)
-        body = {}
+        parsed = None
         try:
             if _small(response):
                 parsed = response.json()
-                body = parsed.get("error") if isinstance(parsed, dict) else None
-                body = body if isinstance(body, dict) else {"message": str(body)} if body else {}
         except (ValueError, httpx.ResponseNotRead):
-            body = {}
-        message = self._clean(str(body.get("message") or "")) or f"HTTP {status} {response.reason_phrase}".strip()
-        code = _str_or_none(body.get("code"))
-        kind = _str_or_none(body.get("type"))
-        param = _str_or_none(body.get("param"))
-        info = {"status": status, "code": code, "type": kind, "param": param, "request_id": request_id}
+            parsed = None
+        fields = dialects.error_fields(parsed)
+        message = dialects.readable_message(fields)
+        message = self._clean(message) if message else f"HTTP {status} {response.reason_phrase}".strip()
+        code, kind = fields["code"], fields["type"]
+        info = {"status": status, "code": code, "type": kind, "param": fields["param"], "request_id": request_id}
         labels = {code, kind}
         if status == 429:
             if labels & BILLING_CODES:
@@ -387,9 +461,9 @@ class VideoClient:
             return InvalidKey(message, **info)
         if "model_not_found" in labels:
             return ModelNotFound(message, **info)
-        if labels & {"moderation_blocked", "content_policy_violation", "moderation"}:
+        if dialects.is_moderation(fields):
             return Moderated(message, **info)
-        if status == 404 and video_id is not None:
+        if video_id is not None and (status == 404 or labels & NOT_FOUND_CODES):
             return VideoNotFound(message, **info)
         if status in (400, 413, 415, 422):
             return InvalidRequest(message, **info)
@@ -402,12 +476,19 @@ class VideoClient:
             return ProviderUnavailable(message, **info)
         return ProviderError(message, **info)
 
+    def _noted(self, video: Video) -> Video:
+        if not video.status_known:
+            dialects.note_unknown_status(self.label, video.provider_status)
+        return video
+
     def _video(self, response: httpx.Response, *, creates=False) -> Video:
         try:
-            return Video.from_dict(
-                self._json(response),
-                request_id=_request_id(response),
-                poll_after_ms=_int_or(response.headers.get("openai-poll-after-ms"), None),
+            return self._noted(
+                Video.from_dict(
+                    self._json(response),
+                    request_id=_request_id(response),
+                    poll_after_ms=_int_or(response.headers.get("openai-poll-after-ms"), None),
+                )
             )
         except ProviderError as exc:
             if not creates:
@@ -429,13 +510,16 @@ class VideoClient:
                 request_id=_request_id(response),
             ) from None
         if not isinstance(data, dict):
-            raise ProviderError("the provider answered with JSON that is not an object",
-                                status=response.status_code, request_id=_request_id(response))
+            raise ProviderError(
+                "the provider answered with JSON that is not an object",
+                status=response.status_code,
+                request_id=_request_id(response),
+            )
         return data
 
     def _clean(self, text: str) -> str:
         # some providers echo the key they were given in their error message
-        key = self._http.headers.get("authorization", "").removeprefix("Bearer ")
+        key = self._http.headers.get(self._auth_name, "").removeprefix("Bearer ")
         if len(key) >= 8 and key in text:
             text = text.replace(key, f"••••{self._last4}")
         return text[:2000]

@@ -18,8 +18,14 @@ BILLING_CODES = frozenset(
         "insufficient_credits",
         "quota_exceeded",
         "payment_required",
+        "quota_not_enough",  # new-api relays (HTTP 403)
+        "insufficient_user_quota",
     }
 )
+
+
+# codes that say the job id is unknown to this key, whatever the HTTP status (new-api answers 400 task_not_exist)
+NOT_FOUND_CODES = frozenset({"task_not_exist", "video_not_found", "not_found", "video_expired"})
 
 
 class ProviderError(Exception):

@@ -40,6 +40,13 @@ class ApiKey(models.Model):
     can_remix_endpoint = models.BooleanField(default=True, help_text="POST /videos/{id}/remix")
     can_remix_by_create = models.BooleanField(default=False, help_text="POST /videos with remix_video_id")
     has_webhooks = models.BooleanField(default=False, help_text="The provider posts signed webhooks to us.")
+    auth_header = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text="Empty: Authorization: Bearer <key>. Otherwise the header that carries the key as is, e.g. "
+        "api-key (Azure) or x-litellm-api-key (LiteLLM).",
+    )
     projects = models.ManyToManyField("projects.Project", blank=True, related_name="api_keys",
                                       help_text="Projects this key serves; none = the default pool.")
 
@@ -94,6 +101,8 @@ class ApiKey(models.Model):
             "timeout",
             httpx.Timeout(settings.PROVIDER_TIMEOUT_SECONDS, connect=settings.PROVIDER_CONNECT_TIMEOUT_SECONDS),
         )
+        kwargs.setdefault("auth_header", self.auth_header)
+        kwargs.setdefault("label", f"{self.name} (key {self.pk})")
         return VideoClient(self.base_url, self.secret, **kwargs)
 
     # State changes are conditional UPDATEs: many workers may see the same 429 or 401 at once, and only

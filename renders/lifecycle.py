@@ -139,6 +139,8 @@ def provider_news(current, video_status, error_code=None, error_message=None):
             return News(Act.KEEP_STORING, target)
         if video_status == "failed":
             return News(Act.FAIL, target, error_code or "failed", error_message or "")
+        if video_status == "expired":
+            return News(Act.FAIL, target, "expired")
         return News(Act.FAIL, target, "unknown_status", f"status {video_status!r}")
     if target == Status.DOWNLOADING:
         return News(Act.DOWNLOAD, target)

@@ -59,7 +59,8 @@ class Render(models.Model):
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTING)
     progress = models.PositiveSmallIntegerField(default=0)
-    provider_video_id = models.CharField(max_length=100, blank=True, db_index=True)
+    # gateways' ids run long: LiteLLM's encode the provider and the model (about 150 characters)
+    provider_video_id = models.CharField(max_length=255, blank=True, db_index=True)
     # Set when the create is sent and never changed once the provider accepted the job: status, download,
     # remix and delete of a job only work with the key that created it. A remix is pinned to its parent's key.
     api_key = models.ForeignKey("providers.ApiKey", models.PROTECT, null=True, blank=True, related_name="renders")
@@ -224,7 +225,7 @@ class WebhookDelivery(models.Model):
     api_key = models.ForeignKey("providers.ApiKey", models.CASCADE, related_name="webhook_deliveries")
     webhook_id = models.CharField(max_length=200)
     event_type = models.CharField(max_length=64, blank=True)
-    video_id = models.CharField(max_length=100, blank=True, db_index=True)
+    video_id = models.CharField(max_length=255, blank=True, db_index=True)
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(default=timezone.now)
     render = models.ForeignKey(Render, models.SET_NULL, null=True, blank=True, related_name="webhook_deliveries")

@@ -410,7 +410,8 @@ def download_failed(render, exc):
     if isinstance(exc, RateLimited):
         release(render, status=Status.DOWNLOADING, after=_rate_limited(key, exc))
     elif isinstance(exc, VideoNotFound):
-        expired = render.provider_expires_at and render.provider_expires_at <= timezone.now()
+        expired = exc.code == "video_expired" or (
+            render.provider_expires_at and render.provider_expires_at <= timezone.now())
         mark_failed(render, "expired" if expired else "not_found", exc.message, source="worker",
                     request_id=exc.request_id)
     elif isinstance(exc, (InvalidKey, OutOfCredit)):

@@ -49,12 +49,14 @@ NOT_SENT = frozenset({S.SUBMITTING, S.WAITING})
 # A job exists at the provider and is not finished there: tracked by webhooks and polls.
 AT_PROVIDER = frozenset({S.QUEUED, S.IN_PROGRESS})
 
-# The provider's job status -> ours. Any other status (e.g. "expired") is terminal: treated as failed.
+# The provider's job status (canonical: providers.dialects maps every provider's words) -> ours. "expired": the
+# provider deleted the video; before we stored it, the render fails. Anything else is treated as failed.
 FROM_PROVIDER = {
     "queued": S.QUEUED,
     "in_progress": S.IN_PROGRESS,
     "completed": S.DOWNLOADING,
     "failed": S.FAILED,
+    "expired": S.FAILED,
 }
 
 

@@ -9,10 +9,11 @@ import json
 from starlette.responses import JSONResponse
 
 from . import __version__
+from .config import DIALECTS
 from .errors import ApiError, bad_request, not_found
 from .state import to_micros
 
-KEY_FIELDS = ("credit_usd", "rpm", "webhook_urls", "webhook_secret", "valid")
+KEY_FIELDS = ("credit_usd", "rpm", "webhook_urls", "webhook_secret", "valid", "dialect")
 
 
 def admin(handler):
@@ -79,6 +80,8 @@ def _check_key_fields(data):
             raise bad_request("webhook_secret must look like whsec_<base64>.", param=name)
         if name == "valid" and not isinstance(value, bool):
             raise bad_request("valid must be true or false.", param=name)
+        if name == "dialect" and value is not None and value not in DIALECTS:
+            raise bad_request(f"dialect must be one of {', '.join(DIALECTS)}, or null for the server's.", param=name)
 
 
 @admin
@@ -101,6 +104,8 @@ async def put_key(request, sim):
         state.webhook_secret = data["webhook_secret"]
     if "valid" in data:
         state.valid = data["valid"]
+    if "dialect" in data:
+        state.dialect = data["dialect"]
     sim.store.save_keys()
     return JSONResponse(state.to_admin(), status_code=201 if created else 200)
 

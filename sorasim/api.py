@@ -15,19 +15,20 @@ import re
 import time
 
 import anyio
-import httpx
 from PIL import Image, UnidentifiedImageError
 from starlette.datastructures import UploadFile
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
-from . import media
+from . import dialects, media
 from .errors import ApiError, bad_request, not_found
 from .sim import mask
 
 MODEL_RE = re.compile(r"^(sora-2(?:-pro)?)(?:-\d{4}-\d{2}-\d{2})?$")
-SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024")
+SIZES = ("720x1280", "1280x720", "1024x1792", "1792x1024", "1920x1080", "1080x1920")
 MODEL_SIZES = {"sora-2": ("720x1280", "1280x720"), "sora-2-pro": SIZES}
-SECONDS = ("4", "8", "12")
+SECONDS = ("4", "8", "12", "16", "20")
+NO_ROUTE = {"newapi": ("list", "delete")}  # a new-api relay routes neither
+CREDENTIAL_HEADERS = ("authorization", "api-key", "x-litellm-api-key")
 MAX_PROMPT = 32000
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
@@ -40,27 +41,28 @@ def endpoint(op, template):
         @functools.wraps(handler)
         async def wrapper(request):
             sim = request.app.state.sim
-            request.scope["sorasim.route"] = f"{request.method} {template}"
+            azure_path = request.url.path.startswith("/openai/")  # Azure's /openai/v1 base
+            request.scope["sorasim.route"] = f"{request.method} {'/openai' if azure_path else ''}{template}"
             headers = {}
+            dialect = "azure" if azure_path else sim.config.dialect
             try:
-                state, token = sim.authenticate(request)
+                state, token, dialect = sim.authenticate(request, azure_path)
+                request.scope["sorasim.dialect"] = dialect
                 if state is not None and op in ("create", "remix"):
                     sim.counters[state.key].creates_attempted += 1
                 if state is None or not state.valid:
-                    if not token:
-                        raise ApiError(
-                            401,
-                            "You didn't provide an API key. Provide it in the Authorization header "
-                            "as 'Bearer YOUR_KEY'.",
-                            code="invalid_api_key",
-                        )
-                    raise ApiError(401, f"Incorrect API key provided: {mask(token)}.", code="invalid_api_key")
+                    raise auth_error(dialect, token)
+                if azure_path != (dialect == "azure") or op in NO_ROUTE.get(dialect, ()):
+                    raise ApiError(404, f"Invalid URL ({request.method} {request.url.path})", kind="no_route")
                 headers = sim.rate_limit(state)
                 await sim.inject_latency(op, state.key)
                 sim.inject_error(op, state.key)
                 response = await handler(request, sim, state)
             except ApiError as exc:
-                response = exc.response()
+                if dialect == "openai":
+                    response = exc.response()
+                else:
+                    response = dialects.error_response(dialect, exc, request.scope.get("sorasim.request_id", ""))
             for name, value in headers.items():
                 response.headers.setdefault(name, value)
             return response
@@ -68,6 +70,16 @@ def endpoint(op, template):
         return wrapper
 
     return decorate
+
+
+def auth_error(dialect, token):
+    if dialect == "litellm":
+        message = dialects.auth_message(dialect, token)
+    elif not token:
+        message = "You didn't provide an API key. Provide it in the Authorization header as 'Bearer YOUR_KEY'."
+    else:
+        message = f"Incorrect API key provided: {mask(token)}."
+    return ApiError(401, message, code="invalid_api_key", kind="auth")
 
 
 # request bodies
@@ -151,13 +163,13 @@ def check_seconds(value):
     if not isinstance(value, str):
         kind = {int: "an integer", float: "a number", bool: "a boolean"}.get(type(value), "another type")
         raise bad_request(
-            f"Invalid type for 'seconds': expected one of '4', '8', or '12', but got {kind} instead.",
+            f"Invalid type for 'seconds': expected one of '4', '8', '12', '16', or '20', but got {kind} instead.",
             param="seconds",
             code="invalid_type",
         )
     if value not in SECONDS:
         raise bad_request(
-            f"Invalid value: '{value}'. Supported values are: '4', '8', and '12'.",
+            f"Invalid value: '{value}'. Supported values are: '4', '8', '12', '16', and '20'.",
             param="seconds",
             code="invalid_value",
         )
@@ -226,11 +238,7 @@ async def reference_bytes(value):
             code="invalid_type",
         )
     if "file_id" in value and "image_url" not in value:
-        raise bad_request(
-            f"No such file: '{value['file_id']}'. sorasim has no Files API; upload the image or pass an image_url.",
-            param="input_reference",
-            code="invalid_value",
-        )
+        raise bad_request(f"No such File object: {value['file_id']}", param="input_reference", code="invalid_value")
     url = value.get("image_url")
     if not isinstance(url, str) or not url:
         raise bad_request(
@@ -244,16 +252,12 @@ async def reference_bytes(value):
             raise bad_request(
                 "Invalid 'input_reference.image_url': bad base64 data.", param="input_reference", code="invalid_value"
             ) from None
-    if url.startswith(("http://", "https://")):
-        try:
-            async with httpx.AsyncClient(timeout=10, follow_redirects=True) as client:
-                response = await client.get(url)
-            response.raise_for_status()
-            return response.content
-        except httpx.HTTPError as exc:
-            raise bad_request(
-                f"Could not fetch input_reference.image_url: {exc}", param="input_reference", code="invalid_image_url"
-            ) from None
+    if url.startswith(("http://", "https://")):  # nothing can be fetched from here: refused as an unreachable URL
+        raise bad_request(
+            f"Could not fetch the image at {url}: the URL could not be reached. Upload the image or pass a data: URL.",
+            param="input_reference",
+            code="invalid_image_url",
+        )
     raise bad_request(
         "Invalid 'input_reference.image_url': expected an http(s) or data: URL.",
         param="input_reference",
@@ -310,6 +314,11 @@ async def create_video(request, sim, state):
     fields = await read_fields(request)
     reject_unknown(fields, CREATE_FIELDS)
     prompt = check_prompt(fields)
+    dialect = request.scope["sorasim.dialect"]
+    refusal = dialects.azure_refusal(prompt) if dialect == "azure" else None
+    if refusal is not None:
+        message, code, extra = refusal
+        raise ApiError(400, message, param="prompt", code=code, extra=extra)
     source = None
     if fields.get("remix_video_id") is not None:
         source = remix_source(sim, state, fields["remix_video_id"], "remix_video_id")
@@ -330,8 +339,9 @@ async def create_video(request, sim, state):
         seconds=seconds,
         remixed_from=source.id if source else None,
         reference=reference,
+        dialect=dialect,
     )
-    return video_response(sim, state, job)
+    return video_response(sim, state, job, dialect)
 
 
 @endpoint("remix", "/v1/videos/{video_id}/remix")
@@ -349,8 +359,9 @@ async def remix_video(request, sim, state):
         size=source.size,
         seconds=source.seconds,
         remixed_from=source.id,
+        dialect=request.scope["sorasim.dialect"],
     )
-    return video_response(sim, state, job)
+    return video_response(sim, state, job, request.scope["sorasim.dialect"])
 
 
 def remix_source(sim, state, video_id, param):
@@ -368,9 +379,10 @@ def remix_source(sim, state, video_id, param):
     return source
 
 
-def video_response(sim, state, job):
+def video_response(sim, state, job, dialect):
     body = job.to_api(now=job.created)  # a new job is queued, however long writing its files took
-    headers = {"openai-poll-after-ms": str(job.poll_after_ms())}
+    body = dialects.create_answer(dialect, dialects.shape_video(dialect, body))
+    headers = {"openai-poll-after-ms": str(job.poll_after_ms())} if dialects.sends_poll_hint(dialect) else {}
     if sim.fire("drop_create_response", sim.faults.drop_create_response_rate, state.key):
         data = json.dumps(body).encode()
         headers["content-type"] = "application/json"
@@ -381,7 +393,9 @@ def video_response(sim, state, job):
 @endpoint("retrieve", "/v1/videos/{video_id}")
 async def retrieve_video(request, sim, state):
     job = find(sim, state, request.path_params["video_id"])
-    return JSONResponse(job.to_api(), headers=poll_headers(job))
+    dialect = request.scope["sorasim.dialect"]
+    headers = poll_headers(job) if dialects.sends_poll_hint(dialect) else {}
+    return JSONResponse(dialects.shape_video(dialect, job.to_api()), headers=headers)
 
 
 def find(sim, state, video_id):
@@ -422,10 +436,11 @@ async def list_videos(request, sim, state):
             ) from None
     page = ids[:limit]
     now = time.time()
+    dialect = request.scope["sorasim.dialect"]
     return JSONResponse(
         {
             "object": "list",
-            "data": [sim.store.jobs[i].to_api(now) for i in page],
+            "data": [dialects.shape_video(dialect, sim.store.jobs[i].to_api(now), now) for i in page],
             "first_id": page[0] if page else None,
             "last_id": page[-1] if page else None,
             "has_more": len(ids) > len(page),
@@ -472,8 +487,42 @@ async def download_content(request, sim, state):
         raise not_found(
             f"The assets of video '{job.id}' expired at {job.expires_at}.", param="video_id", code="video_expired"
         )
-    if sim.fire("truncate_download", sim.faults.truncate_download_rate, state.key):
+    if request.scope["sorasim.dialect"] == "newapi":  # the relay hands out a signed URL of its storage
+        token = dialects.sign_content(job.id, variant)
+        return RedirectResponse(f"{request.base_url}_cdn/{token}", status_code=302)
+    return serve_asset(sim, job, variant)
+
+
+def serve_asset(sim, job, variant):
+    name, content_type = media.ASSETS[variant]
+    path = sim.store.media_dir(job.id) / name
+    if sim.fire("truncate_download", sim.faults.truncate_download_rate, job.key):
         size = path.stat().st_size
         sent = int(size * sim.rng("truncate_fraction").uniform(0.1, 0.9))
         return CutOffResponse(200, {"content-type": content_type}, size, _file_prefix(path, sent))
     return FileResponse(path, media_type=content_type)
+
+
+async def signed_content(request):
+    """`GET /_cdn/{token}`: a newapi key's content behind a signed URL; no auth, and a request carrying a credential
+    is refused (as storage behind presigned URLs does)."""
+    sim = request.app.state.sim
+    request.scope["sorasim.route"] = "GET /_cdn/{token}"
+    try:
+        decoded = dialects.read_content_token(request.path_params["token"])
+        if decoded is None:
+            raise ApiError(403, "The signature of this URL is invalid or it has expired.", code="invalid_signature")
+        video_id, variant = decoded
+        job = sim.store.jobs.get(video_id)
+        if job is None or job.deleted or variant not in media.ASSETS:
+            raise not_found("The object does not exist.", code="not_found")
+        request.scope["sorasim.key"] = job.key
+        if any(name in request.headers for name in CREDENTIAL_HEADERS):
+            message = "A signed URL must be fetched without credentials: drop the auth header."
+            raise ApiError(401, message, code="unexpected_credentials")
+        path = sim.store.media_dir(job.id) / media.ASSETS[variant][0]
+        if time.time() >= job.expires_at or not path.exists():
+            raise not_found(f"The assets of video '{job.id}' expired at {job.expires_at}.", code="video_expired")
+        return serve_asset(sim, job, variant)
+    except ApiError as exc:
+        return exc.response()

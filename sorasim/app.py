@@ -25,6 +25,7 @@ class Stamp:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         request_id = "req_" + secrets.token_hex(16)
+        scope["sorasim.request_id"] = request_id
 
         async def stamped(message):
             if message["type"] == "http.response.start":
@@ -54,12 +55,19 @@ def create_app(config):
             await sim.stop()
 
     routes = [
-        Route("/v1/videos", api.create_video, methods=["POST"]),
-        Route("/v1/videos", api.list_videos, methods=["GET"]),
-        Route("/v1/videos/{video_id}", api.retrieve_video, methods=["GET"]),
-        Route("/v1/videos/{video_id}", api.delete_video, methods=["DELETE"]),
-        Route("/v1/videos/{video_id}/content", api.download_content, methods=["GET"]),
-        Route("/v1/videos/{video_id}/remix", api.remix_video, methods=["POST"]),
+        route
+        for prefix in ("/v1", "/openai/v1")  # the second is Azure's base path (azure dialect only)
+        for route in (
+            Route(f"{prefix}/videos", api.create_video, methods=["POST"]),
+            Route(f"{prefix}/videos", api.list_videos, methods=["GET"]),
+            Route(f"{prefix}/videos/{{video_id}}", api.retrieve_video, methods=["GET"]),
+            Route(f"{prefix}/videos/{{video_id}}", api.delete_video, methods=["DELETE"]),
+            Route(f"{prefix}/videos/{{video_id}}/content", api.download_content, methods=["GET"]),
+            Route(f"{prefix}/videos/{{video_id}}/remix", api.remix_video, methods=["POST"]),
+        )
+    ]
+    routes += [
+        Route("/_cdn/{token}", api.signed_content, methods=["GET"]),
         Route("/_sim/health", admin.health, methods=["GET"]),
         Route("/_sim/keys", admin.list_keys, methods=["GET"]),
         Route("/_sim/keys/{key}", admin.show_key, methods=["GET"]),

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 
 DEFAULT_API_KEY = "sk-sorasim-demo"
+DIALECTS = ("openai", "newapi", "litellm", "azure")  # sorasim/dialects.py says how each differs
 ENDPOINTS = ("create", "remix", "retrieve", "list", "delete", "content")  # names for the *_endpoints filters
 
 
@@ -104,6 +105,7 @@ class Config:
     seed: int | None = None
     encode_workers: int = 1
     log_level: str = "info"
+    dialect: str = "openai"  # the wire of keys that set none (sorasim/dialects.py)
     faults: Faults = field(default_factory=Faults)
     given: set = field(default_factory=set)  # options set on the command line or in the environment
 
@@ -306,6 +308,14 @@ OPTIONS = [
     ("--pad-mb", "pad_mb", _floats, False, 0.0, "pad every MP4 to about N MB with a `free` box (still playable)"),
     ("--encode-workers", "encode_workers", int, False, None, "concurrent ffmpeg encodes (default: CPUs - 1, min 1)"),
     ("--log-level", "log_level", str, False, "info", "uvicorn log level"),
+    (
+        "--dialect",
+        "dialect",
+        str,
+        False,
+        "openai",
+        "the provider dialect of keys that set none: openai, newapi, litellm or azure",
+    ),
 ]
 
 
@@ -364,6 +374,8 @@ def parse_config(argv=None, environ=None):
         config.encode_workers = _default_workers()
     if config.media not in ("real", "fast"):
         parser.error(f"--media must be real or fast, not {config.media!r}")
+    if config.dialect not in DIALECTS:
+        parser.error(f"--dialect must be one of {', '.join(DIALECTS)}, not {config.dialect!r}")
     if not config.api_keys:
         parser.error("at least one --api-key is needed")
     if config.webhook_secret is not None and not config.webhook_secret.startswith("whsec_"):

@@ -55,7 +55,8 @@ class SimControl:
         return self._call("GET", f"/keys/{key}")
 
     def set_key(self, key, **fields):
-        """Create or update a key. Fields: credit_usd (None = unlimited), rpm, webhook_urls, webhook_secret, valid."""
+        """Create or update a key. Fields: credit_usd (None = unlimited), rpm, webhook_urls, webhook_secret, valid,
+        dialect ("openai", "newapi", "litellm", "azure"; None = the server's --dialect)."""
         return self._call("PUT", f"/keys/{key}", json=fields)
 
     def delete_key(self, key):

@@ -4,8 +4,21 @@ from starlette.responses import JSONResponse
 
 
 class ApiError(Exception):
-    def __init__(self, status, message, *, type="invalid_request_error", param=None, code=None, headers=None):
+    def __init__(
+        self,
+        status,
+        message,
+        *,
+        type="invalid_request_error",
+        param=None,
+        code=None,
+        headers=None,
+        kind=None,
+        extra=None,
+    ):
         super().__init__(message)
+        self.kind = kind  # "auth", "rate_limit", "no_route", "not_found": shaped per dialect
+        self.extra = extra or {}  # more fields inside "error" (Azure's innererror, misalignment)
         self.status = status
         self.message = message
         self.type = type
@@ -15,6 +28,7 @@ class ApiError(Exception):
 
     def response(self):
         body = {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        body["error"].update(self.extra)
         return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
@@ -23,4 +37,4 @@ def bad_request(message, param=None, code=None):
 
 
 def not_found(message, param=None, code=None):
-    return ApiError(404, message, param=param, code=code)
+    return ApiError(404, message, param=param, code=code, kind="not_found" if code is None else None)

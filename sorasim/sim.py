@@ -16,22 +16,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import media
+from . import dialects, media
 from .errors import ApiError
-from .state import MICROS, QUEUED_FRACTION, TERMINAL, Counters, Job, KeyState, Store, new_video_id, new_webhook_secret
+from .state import MICROS, QUEUED_FRACTION, TERMINAL, Counters, Job, KeyState, Store, new_webhook_secret
 from .webhooks import WebhookSender
 
 log = logging.getLogger("sorasim")
 
-# USD per second of video (the reference prices): sora-2 720p; sora-2-pro 720p and the large sizes
-PRICES = {"sora-2": 0.10, "sora-2-pro": 0.30, "sora-2-pro-large": 0.50}
+# USD per second of video (the reference prices): sora-2 720p; sora-2-pro 720p, the large sizes and 1080p
+PRICES = {"sora-2": 0.10, "sora-2-pro": 0.30, "sora-2-pro-large": 0.50, "sora-2-pro-1080p": 0.70}
 LARGE_SIZES = ("1024x1792", "1792x1024")
+HD_SIZES = ("1920x1080", "1080x1920")
 ENCODE_LEAD = {"fast": 5.0, "real": 30.0}  # seconds before a job's end its encode starts (at once if sooner)
 
 
 def price_micros(family, size, seconds):
     if family == "sora-2-pro" and size in LARGE_SIZES:
         family = "sora-2-pro-large"
+    elif family == "sora-2-pro" and size in HD_SIZES:
+        family = "sora-2-pro-1080p"
     return round(PRICES[family] * MICROS) * int(seconds)
 
 
@@ -157,13 +160,41 @@ class Simulator:
         self.store.keys = {name: self.new_key(name) for name in self.config.api_keys}
         self.store.save_keys()
 
-    def authenticate(self, request):
-        """The caller's KeyState; raises 401. Marks the request with its key for the counters."""
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    def key_dialect(self, state):
+        return state.dialect or self.config.dialect
+
+    def authenticate(self, request, azure_path=False):
+        """(KeyState or None, token, dialect). A known key counts only in a header its dialect reads (Bearer;
+        LiteLLM also `x-litellm-api-key`; Azure only `api-key`). Marks the request with its key for the counters."""
+        headers = request.headers
+        scheme, _, token = headers.get("authorization", "").partition(" ")
         token = token.strip()
-        state = self.store.keys.get(token) if scheme.lower() == "bearer" else None
-        request.scope["sorasim.key"] = state.key if state else Counters.UNKNOWN
-        return state, token
+        litellm = headers.get("x-litellm-api-key", "").strip()
+        if litellm.lower().startswith("bearer "):
+            litellm = litellm[7:].strip()
+        offered = (
+            ("bearer", token if scheme.lower() == "bearer" else ""),
+            ("x-litellm-api-key", litellm),
+            ("api-key", headers.get("api-key", "").strip()),
+        )
+        request.scope["sorasim.key"] = Counters.UNKNOWN
+        misplaced = None  # the dialect of a known key sent only in headers its dialect does not read
+        for style, value in offered:
+            state = self.store.keys.get(value) if value else None
+            if state is not None:
+                dialect = self.key_dialect(state)
+                if style in dialects.AUTH_STYLES[dialect]:
+                    request.scope["sorasim.key"] = state.key
+                    return state, value, dialect
+                misplaced = misplaced or dialect
+        if misplaced is not None:
+            return None, "", misplaced
+        dialect = "azure" if azure_path else self.config.dialect
+        if dialect == "litellm":
+            token = next((value for _, value in offered[:2] if value), "")
+        elif dialect == "azure":
+            token = offered[2][1]
+        return None, token, dialect
 
     def rate_limit(self, state):
         """Take a slot in the key's window; returns the x-ratelimit-* headers, raises 429 when full."""
@@ -189,6 +220,7 @@ class Simulator:
                 type="requests",
                 code="rate_limit_exceeded",
                 headers=headers,
+                kind="rate_limit",
             )
         return headers
 
@@ -223,7 +255,9 @@ class Simulator:
             )
 
     # jobs
-    def accept(self, state, *, model, family, prompt, size, seconds, remixed_from=None, reference=None):
+    def accept(
+        self, state, *, model, family, prompt, size, seconds, remixed_from=None, reference=None, dialect="openai"
+    ):
         """Charge the key and record the job; raises 429 insufficient_quota when the credit does not cover it."""
         cost = price_micros(family, size, seconds)
         if state.credit_micros is not None and state.credit_micros < cost:
@@ -241,7 +275,7 @@ class Simulator:
         now = time.time()
         job_seconds = self.faults.job_seconds
         job = Job(
-            id=new_video_id(),
+            id=dialects.new_id(dialect, model),
             key=state.key,
             model=model,
             prompt=prompt,
@@ -252,6 +286,7 @@ class Simulator:
             due=now + job_seconds,
             remixed_from_video_id=remixed_from,
             cost_micros=cost,
+            dialect=dialect,
         )
         lowered = prompt.lower()
         if any(word.lower() in lowered for word in self.config.moderate_words):

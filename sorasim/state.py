@@ -70,6 +70,7 @@ class Job:
     cost_micros: int = 0
     refunded: bool = False
     deleted: bool = False
+    dialect: str = "openai"  # the dialect of the key that created the job (the form of its id)
     webhooks: list = field(default_factory=list)  # pending and finished deliveries (see webhooks.py)
 
     def view(self, now=None):
@@ -127,6 +128,7 @@ class KeyState:
     rpm: int = 0
     webhook_urls: list = field(default_factory=list)
     webhook_secret: str = ""
+    dialect: str | None = None  # None: the server's --dialect
     window: collections.deque = field(default_factory=collections.deque, repr=False)  # request times
 
     def to_record(self):
@@ -137,11 +139,12 @@ class KeyState:
             "rpm": self.rpm,
             "webhook_urls": list(self.webhook_urls),
             "webhook_secret": self.webhook_secret,
+            "dialect": self.dialect,
         }
 
     def to_admin(self):
         self.trim(time.monotonic())
-        return {
+        data = {
             "key": self.key,
             "valid": self.valid,
             "credit_usd": usd(self.credit_micros),
@@ -150,6 +153,9 @@ class KeyState:
             "webhook_secret": self.webhook_secret,
             "requests_in_window": len(self.window),
         }
+        if self.dialect is not None:
+            data["dialect"] = self.dialect
+        return data
 
     def trim(self, now):
         while self.window and self.window[0] <= now - 60:
@@ -246,7 +252,7 @@ class Store:
         if not self.data_dir:
             return
         records = []
-        for path in (self.data_dir / "jobs").glob("video_*.json"):
+        for path in (self.data_dir / "jobs").glob("[!.]*.json"):
             try:
                 records.append(json.loads(path.read_text()))
             except (OSError, ValueError):

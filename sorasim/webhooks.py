@@ -46,7 +46,7 @@ class WebhookSender:
     def emit(self, job, event_type):
         """Record one delivery per endpoint of the job's key and start sending them."""
         key = self.sim.store.keys.get(job.key)
-        urls = list(key.webhook_urls) if key else []
+        urls = list(key.webhook_urls) if key and self.sim.key_dialect(key) == "openai" else []  # gateways: none
         if not urls:
             return
         event = {

@@ -9,6 +9,7 @@ import re
 from django import forms
 
 from projects.models import Project
+from providers.dialects import normalize_auth_header
 from providers.models import ApiKey
 
 
@@ -30,10 +31,12 @@ class KeyForm(forms.ModelForm):
 
     class Meta:
         model = ApiKey
-        fields = ["name", "provider", "base_url", "secret", "webhook_secret", "rpm_limit", "max_concurrent",
+        fields = ["name", "provider", "base_url", "secret", "auth_header", "webhook_secret", "rpm_limit",
+                  "max_concurrent",
                   "can_remix_endpoint", "can_remix_by_create", "has_webhooks", "projects"]
         labels = {
             "base_url": "Base URL",
+            "auth_header": "Key header",
             "rpm_limit": "Requests per minute",
             "max_concurrent": "Jobs at once",
             "can_remix_endpoint": "Remix by endpoint",
@@ -42,6 +45,8 @@ class KeyForm(forms.ModelForm):
         }
         help_texts = {
             "base_url": "The provider's API root, e.g. https://api.example.com/v1",
+            "auth_header": "Empty: Authorization: Bearer <key> (most providers). Otherwise the header that carries "
+                           "the key as is: api-key for Azure, x-litellm-api-key for a LiteLLM proxy that asks for it.",
             "rpm_limit": "Our own ceiling, kept by the shared limiter before the provider has to say no. 0: none.",
             "max_concurrent": "Renders in flight on this key at once. 0: no limit.",
             "can_remix_endpoint": "The provider remixes a finished video at POST /videos/{id}/remix.",
@@ -71,6 +76,12 @@ class KeyForm(forms.ModelForm):
         if value and (len(value) < 8 or any(c.isspace() for c in value)):
             raise forms.ValidationError("This does not look like an API key: at least 8 characters, no spaces.")
         return value
+
+    def clean_auth_header(self):
+        try:
+            return normalize_auth_header(self.cleaned_data["auth_header"])
+        except ValueError:
+            raise forms.ValidationError("A header name: letters, digits and hyphens, e.g. api-key.") from None
 
     def clean_webhook_secret(self):
         value = self.cleaned_data["webhook_secret"]

@@ -36,8 +36,10 @@ TABLE = [
      News(Act.FAIL, S.FAILED, "moderation_blocked", "blocked by policy")),
     (S.IN_PROGRESS, "failed", None, None, News(Act.FAIL, S.FAILED, "failed", "")),
     (S.SENDING, "failed", "invalid_request", None, News(Act.FAIL, S.FAILED, "invalid_request", "")),
-    # a status we do not know (e.g. expired) is terminal
-    (S.QUEUED, "expired", None, None, News(Act.FAIL, S.FAILED, "unknown_status", "status 'expired'")),
+    # expired: the provider deleted the video before we stored it
+    (S.QUEUED, "expired", None, None, News(Act.FAIL, S.FAILED, "expired")),
+    # a status we do not know is terminal here (the client maps every provider's words onto the canonical ones)
+    (S.QUEUED, "exploded", None, None, News(Act.FAIL, S.FAILED, "unknown_status", "status 'exploded'")),
     (S.IN_PROGRESS, "cancelled", None, None, News(Act.FAIL, S.FAILED, "unknown_status", "status 'cancelled'")),
     # a failure reported while we store the files: the download decides, not the news
     (S.DOWNLOADING, "failed", "server_error", "oops", News(Act.KEEP_STORING, S.FAILED)),
