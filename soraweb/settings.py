@@ -163,7 +163,6 @@ CELERY_TIMEZONE = "UTC"
 CELERY_IMPORTS = ["renders.housekeeping"]
 # The periodic schedule (CELERY_BEAT_SCHEDULE) and its queue are at the end of this file, after the intervals.
 CELERY_BEAT_SCHEDULER = "soraweb.celery.HeartbeatScheduler"
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The worker stamps a heartbeat this often; a worker or beat heartbeat older than STALE is "down" on /healthz.
 HEARTBEAT_SECONDS = env_float("HEARTBEAT_SECONDS", 10)
 HEARTBEAT_STALE_SECONDS = env_float("HEARTBEAT_STALE_SECONDS", 60)

@@ -208,13 +208,29 @@ def test_a_submit_while_the_broker_is_down_still_creates_the_render(alice, proje
     assert Reservation.objects.get(render=render).state == Reservation.State.HELD
 
 
-def test_beat_keeps_ticking_when_the_cache_is_down(settings, tmp_path, caplog):
+def test_a_started_beat_has_every_entry_due_and_no_schedule_file(settings, tmp_path, monkeypatch):
+    from soraweb.celery import HeartbeatScheduler, app
+
+    monkeypatch.chdir(tmp_path)
+    scheduler = HeartbeatScheduler(app=app)
+    try:
+        entries = {name: entry for name, entry in scheduler.schedule.items() if name in settings.CELERY_BEAT_SCHEDULE}
+        assert set(entries) == set(settings.CELERY_BEAT_SCHEDULE)
+        # the hourly housekeeping too: a beat restarted every few minutes would otherwise never reach it
+        assert all(entry.is_due().is_due for entry in entries.values()), {
+            name: entry.is_due() for name, entry in entries.items()}
+    finally:
+        scheduler.close()
+    assert list(tmp_path.iterdir()) == []  # nothing written: no shelve file to lock
+
+
+def test_beat_keeps_ticking_when_the_cache_is_down(settings, caplog):
     from soraweb.celery import HeartbeatScheduler, app
     from tests.fixtures.processes import free_port
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}  # nothing listens there
-    scheduler = HeartbeatScheduler(app=app, schedule_filename=str(tmp_path / "beat"))
+    scheduler = HeartbeatScheduler(app=app)
     scheduler.schedule.clear()  # nothing due: the tick sends no task, it only stamps (and survives the outage)
     try:
         assert scheduler.tick() > 0  # an exception here would end beat (and with it dispatch and reconcile)
