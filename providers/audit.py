@@ -99,7 +99,7 @@ def _label(obj):
 WATCHED = {
     "providers.ApiKey": ("name", "provider", "base_url", "secret_encrypted", "webhook_secret_encrypted",
                          "rpm_limit", "max_concurrent", "can_remix_endpoint", "can_remix_by_create", "has_webhooks",
-                         "state"),
+                         "state", "auth_header", "preset", "model_table", "reference_as", "has_list_endpoint"),
     "quotas.UserAllowance": ("monthly_seconds", "monthly_spend_usd", "concurrent_renders"),
     "quotas.ProjectBudget": ("monthly_budget_usd",),
     "projects.Membership": ("role",),
@@ -115,7 +115,8 @@ def _snapshot(sender, instance, **kwargs):
 
 LABELS = {"base_url": "base URL", "rpm_limit": "requests per minute", "max_concurrent": "jobs at once",
           "can_remix_endpoint": "remix by endpoint", "can_remix_by_create": "remix by create",
-          "has_webhooks": "webhooks", "monthly_spend_usd": "monthly spend (USD)",
+          "has_webhooks": "webhooks", "auth_header": "key header", "reference_as": "reference image sent as",
+          "has_list_endpoint": "list endpoint", "monthly_spend_usd": "monthly spend (USD)",
           "monthly_budget_usd": "monthly budget (USD)"}
 
 
@@ -126,7 +127,7 @@ def _name(instance, field):
 def _show(value):
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return "default" if value in (None, "") else str(value)
+    return "default" if value in (None, "", {}) else str(value)
 
 
 def _changes(instance, fields):

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections.abc import Iterator
@@ -229,11 +230,21 @@ class VideoClient:
         seconds: str = "4",
         input_reference: tuple[str, bytes | BinaryIO, str] | None = None,
         remix_video_id: str | None = None,
+        reference_as: str = "file",
     ) -> Video:
-        """POST /videos (multipart). Raises OutcomeUnknown when it may have been accepted without an answer."""
+        """POST /videos: multipart, or JSON with `input_reference: {"image_url": <data URL>}` when the reference
+        goes `reference_as="image_url"` (providers that take no uploads). Raises OutcomeUnknown when it may have
+        been accepted without an answer."""
         fields = {"prompt": prompt, "model": model, "size": size, "seconds": str(seconds)}
         if remix_video_id:
             fields["remix_video_id"] = remix_video_id
+        if reference_as == "image_url" and input_reference is not None:
+            _, content, content_type = input_reference
+            fields["input_reference"] = {"image_url": data_url(content, content_type)}
+            response = self._send("POST", "videos", json=fields, creates=True, video_id=remix_video_id)
+            return self._video(response, creates=True)
+        if reference_as not in ("file", "image_url"):
+            raise ValueError(f"reference as {reference_as!r}: use 'file' or 'image_url'")
         return self._create(fields, input_reference)
 
     def retrieve(self, video_id: str) -> Video:
@@ -523,6 +534,12 @@ class VideoClient:
         if len(key) >= 8 and key in text:
             text = text.replace(key, f"••••{self._last4}")
         return text[:2000]
+
+
+def data_url(content: bytes | BinaryIO, content_type: str) -> str:
+    """`data:<type>;base64,...` of an image (bytes or a file object read from where it is)."""
+    raw = content if isinstance(content, bytes | bytearray) else content.read()
+    return f"data:{content_type};base64,{base64.b64encode(raw).decode('ascii')}"
 
 
 def _video_path(video_id: str) -> str:

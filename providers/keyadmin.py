@@ -17,7 +17,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from providers import audit, incidents, limiter, signals
-from providers.errors import InvalidKey, OutOfCredit, ProviderError, ProviderUnavailable, RateLimited
+from providers.detect import UNKNOWN_ID
+from providers.errors import (
+    InvalidKey,
+    InvalidRequest,
+    OutOfCredit,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    VideoNotFound,
+)
 from providers.models import ApiKey, KeyState, KeyTest
 
 log = logging.getLogger(__name__)
@@ -151,6 +160,8 @@ def run_test(test_id):
     else:
         try:
             with key.client() as client:
+                if not key.has_list_endpoint:
+                    return _finish(test_id, key, _retrieve_unknown(client))
                 videos = list(itertools.islice(client.list(limit=1), 1))
         except ProviderError as exc:
             result.update(_failure(key, exc))
@@ -161,6 +172,27 @@ def run_test(test_id):
             result.update(outcome=KeyTest.Outcome.OK, status_code=200,
                           message=f"The provider accepted the key.{newest}",
                           request_id=(videos[0].request_id if videos else "") or "")
+    return _finish(test_id, key, result)
+
+
+def _retrieve_unknown(client):
+    """A key without a list endpoint: a retrieve of an id no job has; "not found" means the key was accepted.
+    Other errors propagate to run_test."""
+    try:
+        client.retrieve(UNKNOWN_ID)
+    except VideoNotFound as exc:
+        return {"outcome": KeyTest.Outcome.OK, "status_code": exc.status, "request_id": exc.request_id or "",
+                "message": "The provider accepted the key (it has no list: an unknown id answered “not found”)."}
+    except InvalidRequest as exc:  # new-api's task_not_exist is a 400
+        if exc.status != 400:
+            raise
+        return {"outcome": KeyTest.Outcome.OK, "status_code": exc.status, "request_id": exc.request_id or "",
+                "message": f"The provider accepted the key (it has no list: an unknown id answered {exc.message})."}
+    return {"outcome": KeyTest.Outcome.OK, "status_code": 200, "request_id": "",
+            "message": "The provider accepted the key."}
+
+
+def _finish(test_id, key, result):
     result["message"] = _scrub(result["message"], key)
     KeyTest.objects.filter(pk=test_id).update(finished_at=timezone.now(), **result)
     if key.state in incidents.BROKEN_STATES:

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from providers import crypto
+from providers import crypto, presets
 from providers.client import VideoClient
 
 # Keys whose trouble is only a pause: a billing or auth failure moves them out of these states.
@@ -47,6 +47,19 @@ class ApiKey(models.Model):
         help_text="Empty: Authorization: Bearer <key>. Otherwise the header that carries the key as is, e.g. "
         "api-key (Azure) or x-litellm-api-key (LiteLLM).",
     )
+    preset = models.CharField(
+        max_length=20,
+        choices=presets.CHOICES,
+        default=presets.OPENAI,
+        help_text="The kind of gateway; it fills the capabilities below, each still editable.",
+    )
+    reference_as = models.CharField(
+        max_length=20,
+        choices=presets.REFERENCE_CHOICES,
+        default="file",
+        help_text="How a reference image is sent on create.",
+    )
+    has_list_endpoint = models.BooleanField(default=True, help_text="GET /videos lists the key's jobs.")
     projects = models.ManyToManyField("projects.Project", blank=True, related_name="api_keys",
                                       help_text="Projects this key serves; none = the default pool.")
 
@@ -56,6 +69,12 @@ class ApiKey(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    model_table = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Empty: every model, size and length the settings allow. Otherwise e.g. {"sora-2": '
+        '{"sizes": ["1280x720"], "seconds": [4, 8]}}.',
+    )
 
     class Meta:
         ordering = ["name"]
@@ -161,6 +180,36 @@ class ApiKey(models.Model):
             return "create"
         return None
 
+    def offered_models(self):
+        """{model: {"sizes": [...], "seconds": [...]}} this key can render: the settings' table, narrowed to the
+        key's `model_table` when it names any."""
+        offered = {}
+        for model, sizes in settings.RENDER_MODELS.items():
+            allowed = {"sizes": list(sizes), "seconds": list(settings.RENDER_SECONDS)}
+            if self.model_table:
+                own = self.model_table.get(model)
+                if not isinstance(own, dict):
+                    continue
+                allowed = {
+                    name: [value for value in allowed[name] if value in _normalised(own.get(name), name)]
+                    if own.get(name)
+                    else allowed[name]
+                    for name in ("sizes", "seconds")
+                }
+                if not allowed["sizes"] or not allowed["seconds"]:
+                    continue
+            offered[model] = allowed
+        return offered
+
+    def offers(self, model, size, seconds):
+        """Whether this key can render `model` at `size` for `seconds`."""
+        allowed = self.offered_models().get(model)
+        try:
+            seconds = int(seconds)
+        except (TypeError, ValueError):
+            return False
+        return bool(allowed) and size in allowed["sizes"] and seconds in allowed["seconds"]
+
     @property
     def takes_new_work(self):
         """Only active keys (and rate-limited ones past their pause) take fresh creates."""
@@ -169,6 +218,15 @@ class ApiKey(models.Model):
         if self.state != KeyState.RATE_LIMITED:
             return False
         return self.paused_until is None or self.paused_until <= timezone.now()
+
+
+def _normalised(values, name):
+    """A key's own list of sizes (strings) or seconds (ints), as staff may have typed it."""
+    if not isinstance(values, list):
+        return []
+    if name == "seconds":
+        return [int(v) for v in values if str(v).isdigit()]
+    return [str(v) for v in values]
 
 
 def describe_error(error):
@@ -256,7 +314,26 @@ class KeyIncident(models.Model):
         return self.resolved_at is None
 
 
-class KeyTest(models.Model):
+class KeyProbe(models.Model):
+    """What a key's probes share (the live test, the detection): asked for by staff, done by a worker."""
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        app_label = "providers"
+        ordering = ["-requested_at", "-id"]
+
+    @property
+    def is_done(self):
+        return self.finished_at is not None
+
+
+class KeyTest(KeyProbe):
     """A live check of a key (GET /videos?limit=1), asked for by staff and done by a worker."""
 
     class Outcome(models.TextChoices):
@@ -271,27 +348,41 @@ class KeyTest(models.Model):
         ERROR = "error", "Error"
 
     key = models.ForeignKey("providers.ApiKey", models.CASCADE, related_name="tests")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
-                                     related_name="+")
-    requested_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     message = models.TextField(blank=True)
     request_id = models.CharField(max_length=100, blank=True)
 
-    class Meta:
-        app_label = "providers"
-        ordering = ["-requested_at", "-id"]
+    class Meta(KeyProbe.Meta):
+        pass
 
     def __str__(self):
         return f"test of key {self.key_id}: {self.outcome}"
 
     @property
-    def is_done(self):
-        return self.finished_at is not None
-
-    @property
     def ok(self):
         return self.outcome == self.Outcome.OK
+
+
+class KeyDetection(KeyProbe):
+    """A probe of what a key's provider speaks (providers.detect), asked for by staff and done by a worker: the
+    key header it accepts, whether it lists, its error shapes; the proposal is the profile staff may apply."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Probing"
+        DONE = "done", "Done"
+        NOT_SENT = "not_sent", "Not sent"
+        FAILED = "failed", "Could not tell"
+
+    key = models.ForeignKey("providers.ApiKey", models.CASCADE, related_name="detections")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    findings = models.JSONField(default=list, blank=True, help_text="What each probe saw, in sentences.")
+    proposal = models.JSONField(default=dict, blank=True, help_text="The key fields the findings suggest.")
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(KeyProbe.Meta):
+        pass
+
+    def __str__(self):
+        return f"detection on key {self.key_id}: {self.outcome}"

@@ -2,12 +2,17 @@
 
 from celery import shared_task
 
-from providers import incidents, keyadmin
+from providers import detect, incidents, keyadmin
 
 
 @shared_task
 def test_key(test_id):
     keyadmin.run_test(test_id)
+
+
+@shared_task
+def detect_key(detection_id):
+    detect.run(detection_id)
 
 
 @shared_task

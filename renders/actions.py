@@ -15,7 +15,7 @@ from django.utils import timezone
 from projects.access import get_membership
 from projects.models import Role
 from quotas import services as quotas
-from renders import enqueue, timing
+from renders import enqueue, keypool, timing
 from renders.lifecycle import transition
 from renders.models import EventKind, Render, prompt_hash
 from renders.references import check_for_video
@@ -105,6 +105,8 @@ def _submit(user, project, count, *, prompt, model, size, seconds, reference_ima
         if reference_image is not None:
             raise ValidationError({"reference_image": "A remix starts from its parent video, not from an image."})
     prompt, model, size, seconds = validate(prompt=prompt, model=model, size=size, seconds=seconds)
+    if remix_of is None and (refused := keypool.offer(project.pk).refusal(model, size, seconds)):
+        raise ValidationError(refused)  # no key of the project renders it (a remix keeps its parent's key)
     image = check_for_video(reference_image, size) if reference_image is not None else None
     group = uuid.uuid4() if count > 1 else None
 

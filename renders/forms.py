@@ -55,18 +55,11 @@ def forget_reference(user, token):
 
 # --- the forms -------------------------------------------------------------------------------------------
 
-def _sizes():
-    seen = []
-    for sizes in settings.RENDER_MODELS.values():
-        seen += [s for s in sizes if s not in seen]
-    return seen
-
-
-def size_label(size):
+def size_label(size, offer):
     width, height = (int(v) for v in size.split("x"))
     shape = "portrait" if height > width else "landscape" if width > height else "square"
-    only = [model for model, sizes in settings.RENDER_MODELS.items() if size in sizes]
-    suffix = f", {only[0]} only" if len(only) == 1 and len(settings.RENDER_MODELS) > 1 else ""
+    only = [model for model in offer.models if size in offer.sizes(model)]
+    suffix = f", {only[0]} only" if len(only) == 1 and len(offer.models) > 1 else ""
     return f"{size} ({shape}{suffix})"
 
 
@@ -91,17 +84,22 @@ class SubmitForm(forms.Form):
     reference_token = forms.CharField(required=False, widget=forms.HiddenInput)
     drop_reference = forms.BooleanField(required=False, label="Don’t use this image")
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, offer, **kwargs):
+        """`offer`: what the project's keys can render (renders.keypool.offer); the choices are only those."""
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.user = user
+        self.offer = offer
         self.reference = None  # the ReferenceImage to send (cropped if asked), set by clean()
         self.kept = None  # a good image to keep when the submission fails (ReferenceImage)
         self.kept_token = ""
         self.preview = ""  # data: URL of the centre crop when the image's size differs
-        self.fields["model"].choices = [(m, m) for m in settings.RENDER_MODELS]
-        self.fields["size"].choices = [(s, size_label(s)) for s in _sizes()]
-        self.fields["seconds"].choices = [(s, f"{s} seconds") for s in settings.RENDER_SECONDS]
+        self.fields["model"].choices = [(m, m) for m in offer.models]
+        self.fields["size"].choices = [(s, size_label(s, offer)) for s in offer.sizes()]
+        self.fields["seconds"].choices = [(s, f"{s} seconds") for s in offer.seconds()]
+        for name, values in (("model", offer.models), ("size", offer.sizes()), ("seconds", offer.seconds())):
+            self.fields[name].error_messages["invalid_choice"] = (
+                f"Select a valid choice{offer.by_keys}: {', '.join(map(str, values))}.")
         self.fields["variations"].choices = [(1, "1 render")] + [
             (n, f"{n}, side by side") for n in range(2, MAX_VARIATIONS + 1)]
         self.fields["reference_image"].help_text = (
@@ -123,9 +121,12 @@ class SubmitForm(forms.Form):
     def clean(self):
         data = super().clean()
         model, size = data.get("model"), data.get("size")
-        if model and size and size not in settings.RENDER_MODELS[model]:
-            self.add_error("size", f"{model} renders only {', '.join(settings.RENDER_MODELS[model])}.")
-            size = None
+        if model:
+            # a choice the fields accept may still be one no key offers with the others (a size of another model,
+            # a length the keys render only at another size)
+            for field, message in self.offer.refusal(model, size, data.get("seconds")).items():
+                self.add_error(field, message)
+                size = None if field == "size" else size
         reference = data.get("reference_image")
         token = data.get("reference_token") or ""
         if reference is None and token and not data.get("drop_reference") and "reference_image" not in self.errors:

@@ -3,10 +3,15 @@
 One rule, written twice side by side so the two forms cannot drift apart:
 - a remix only its parent's key (the only key that can see the parent's video);
 - any other render the keys dedicated to its project or, when the project has none, the default pool (the keys
-  dedicated to no project).
+  dedicated to no project), and of those only the keys whose profile offers the render's model, size and length
+  (`ApiKey.offers`; a remix keeps its parent's, which its parent's key rendered).
 
 `pool_for(render)` is the rule over one render (a list of keys, for choosing one); `served_by(key)` is the same
-rule as a query over renders (for waking, counting and listing the renders waiting for a key).
+rule as a query over renders (for waking, counting and listing the renders waiting for a key). The profile lives
+in the key (JSON), so neither filters it in SQL: pool_for loads the project's few keys and asks each in Python;
+served_by turns the one key's profile into plain conditions on the render's model, size and seconds.
+
+`offer(project)` is what the studio may offer: the union of what the project's keys offer (see Offer).
 """
 
 import functools
@@ -15,7 +20,7 @@ import random
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from projects.models import Project
@@ -28,24 +33,112 @@ from renders.states import NOT_SENT, Status
 # --- the rule ----------------------------------------------------------------------------------------
 
 
+def project_keys(project_id):
+    """The keys serving the project's new renders, whatever they offer: its own keys or, without any, the default
+    pool. One query, in a stable order."""
+    own = ApiKey.projects.through.objects.filter(apikey_id=OuterRef("pk"), project_id=project_id)
+    keys = list(ApiKey.objects.annotate(own=Exists(own)).filter(Q(own=True) | Q(projects__isnull=True))
+                .order_by("pk"))
+    mine = [key for key in keys if key.own]
+    return mine or keys
+
+
 def pool_for(render):
     """The keys the render may use, in a stable order."""
     if render.remix_of_id:
         return [render.remix_of.api_key] if render.remix_of.api_key_id else []
-    keys = ApiKey.objects.filter(projects=render.project_id)
-    if not keys.exists():
-        keys = ApiKey.objects.filter(projects__isnull=True)
-    return list(keys.order_by("pk"))
+    return [key for key in project_keys(render.project_id) if key.offers(render.model, render.size, render.seconds)]
+
+
+def offered_renders(key):
+    """The renders (not remixes) whose model, size and seconds `key` offers, as a filter over Render."""
+    offered = [Q(model=model, size__in=allowed["sizes"], seconds__in=allowed["seconds"])
+               for model, allowed in key.offered_models().items()]
+    return functools.reduce(operator.or_, offered) if offered else Q(pk__in=[])
 
 
 def served_by(key):
     """The renders `key` may serve, as a filter over Render."""
     remixes = Q(remix_of__isnull=False, remix_of__api_key=key)
+    fresh = Q(remix_of__isnull=True) & offered_renders(key)
     dedicated = list(key.projects.values_list("pk", flat=True))
     if dedicated:
-        return remixes | Q(remix_of__isnull=True, project_id__in=dedicated)
+        return remixes | (fresh & Q(project_id__in=dedicated))
     with_own_keys = Project.objects.filter(api_keys__isnull=False).values("pk")
-    return remixes | (Q(remix_of__isnull=True) & ~Q(project_id__in=with_own_keys))
+    return remixes | (fresh & ~Q(project_id__in=with_own_keys))
+
+
+# --- what the studio offers --------------------------------------------------------------------------
+
+@dataclass
+class Offer:
+    """What a project's keys can render: {model: {size: [seconds]}}, in the settings' order. `keyed` is False when
+    no key makes the offer (none serves the project, or those that do offer nothing the settings allow): then it is
+    everything the settings allow, and a render waits for a key as it always has."""
+
+    table: dict
+    keyed: bool = True
+
+    @property
+    def models(self):
+        return list(self.table)
+
+    def sizes(self, model=None):
+        """The sizes of `model`, or of every model (each once, in order)."""
+        tables = [self.table.get(model, {})] if model else self.table.values()
+        return list(dict.fromkeys(size for sizes in tables for size in sizes))
+
+    def seconds(self, model=None, size=None):
+        """The lengths of `model` at `size` (either or both may be None: every one), shortest first."""
+        models = [model] if model else list(self.table)
+        return sorted({s for m in models for z, lengths in self.table.get(m, {}).items() if size in (None, z)
+                       for s in lengths})
+
+    def sizes_json(self):
+        """{model: [sizes]} for the page's script (data-sizes)."""
+        return {model: list(sizes) for model, sizes in self.table.items()}
+
+    @property
+    def by_keys(self):
+        """Where a message says the limit comes from: " with this project's keys" (or "" for the settings')."""
+        return " with this project's keys" if self.keyed else ""
+
+    def refusal(self, model, size, seconds):
+        """{field: message} naming what is possible, when no key offers `model` at `size` for `seconds`; {} when
+        one does. A size or length that is None is not checked (the form's own checks name it)."""
+        if model not in self.table:
+            return {"model": f"Choose a model{self.by_keys}: {', '.join(self.table)}."}
+        if size is not None and size not in self.table[model]:
+            return {"size": f"{model} renders only {', '.join(self.table[model])}{self.by_keys}."}
+        if size is not None and seconds is not None and int(seconds) not in self.table[model][size]:
+            lengths = ", ".join(map(str, self.table[model][size]))
+            return {"seconds": f"{model} at {size} renders only {lengths} seconds{self.by_keys}."}
+        return {}
+
+
+def _offer_table(keys):
+    table = {}
+    for key in keys:
+        for model, allowed in key.offered_models().items():
+            sizes = table.setdefault(model, {})
+            for size in allowed["sizes"]:
+                sizes.setdefault(size, set()).update(allowed["seconds"])
+    # the settings' order, whatever order the keys came in
+    return {model: {size: sorted(table[model][size]) for size in sizes if size in table[model]}
+            for model, sizes in settings.RENDER_MODELS.items() if model in table}
+
+
+def offer(project_id):
+    """What the studio offers for the project: the union of what its keys offer, counting the keys that may take
+    new work again by themselves (active, rate limited, out of credit, invalid: a render waits for them) and not
+    those staff took out of service (disabled, draining). Without such a key: everything the settings allow."""
+    keys = [key for key in project_keys(project_id) if key.state not in (KeyState.DISABLED, KeyState.DRAINING)]
+    table = _offer_table(keys)
+    if table:
+        return Offer(table)
+    allowed = {model: {size: sorted(settings.RENDER_SECONDS) for size in sizes}
+               for model, sizes in settings.RENDER_MODELS.items()}
+    return Offer(allowed, keyed=False)
 
 
 # --- choosing a key for a create ---------------------------------------------------------------------
@@ -61,7 +154,11 @@ def choose_key(render):
     """A key that takes new work, with a job slot and a request slot taken from the shared limiter."""
     pool = pool_for(render)
     if not pool:
-        return KeyChoice(wait=settings.RENDER_KEY_RETRY_SECONDS, reason="No provider key serves this project.")
+        reason = "No provider key serves this project."
+        if not render.remix_of_id and project_keys(render.project_id):
+            reason = (f"No provider key of this project renders {render.model} at {render.size} for "
+                      f"{render.seconds} s.")
+        return KeyChoice(wait=settings.RENDER_KEY_RETRY_SECONDS, reason=reason)
     # a key paused by a 429 is still usable: the limiter answers with the rest of its pause
     usable = [key for key in pool if key.takes_new_work or key.state == KeyState.RATE_LIMITED]
     if render.remix_of_id:

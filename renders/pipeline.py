@@ -138,7 +138,8 @@ def send_create(render_id, due=None):
                 video = client.remix(render.remix_of.provider_video_id, render.prompt, by=by)
             else:
                 video = client.create(prompt=render.prompt, model=render.model, size=render.size,
-                                      seconds=str(render.seconds), input_reference=_reference(render))
+                                      seconds=str(render.seconds), input_reference=_reference(render),
+                                      reference_as=key.reference_as)
     except OutcomeUnknown as exc:
         with transaction.atomic():
             render.update_if(status=Status.SENDING, heartbeat_at=None, error_code="outcome_unknown",

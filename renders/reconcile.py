@@ -97,6 +97,9 @@ def settle_unknown_outcomes():
     Returns how many renders were settled (adopted or failed)."""
     done = 0
     for key, renders in _unknown_outcomes_by_key().items():
+        if not key.has_list_endpoint:
+            done += settle_without_listing(renders)
+            continue
         listing = list_recent_jobs(key, since=renders[0].create_sent_at.timestamp()
                                    - settings.RENDER_RECONCILE_WINDOW_SECONDS)
         if listing is None:
@@ -171,6 +174,14 @@ def settle_with_listing(key, renders, listing):
             # only on the whole list: the job may be on a page this round did not read
             done += give_up(render)
     return done
+
+
+def settle_without_listing(renders):
+    """A key with no list endpoint (many relays): a lost create answer cannot be looked up, and it is never sent
+    again. A webhook may still bring the job's id until the give-up time; then the render fails as outcome unknown
+    (refunded: what the provider may have billed is for staff to reconcile with it)."""
+    give_up_before = timezone.now() - timedelta(seconds=settings.RENDER_RECONCILE_GIVE_UP_SECONDS)
+    return sum(give_up(render) for render in renders if render.create_sent_at <= give_up_before)
 
 
 def adopt(render, video):

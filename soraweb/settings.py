@@ -172,9 +172,9 @@ HEARTBEAT_STALE_SECONDS = env_float("HEARTBEAT_STALE_SECONDS", 60)
 # Models and the sizes each renders; seconds a render may ask for (sent to the provider as a string).
 RENDER_MODELS = json.loads(env("RENDER_MODELS_JSON", "{}")) or {
     "sora-2": ["720x1280", "1280x720"],
-    "sora-2-pro": ["720x1280", "1280x720", "1024x1792", "1792x1024"],
+    "sora-2-pro": ["720x1280", "1280x720", "1024x1792", "1792x1024", "1920x1080", "1080x1920"],
 }
-RENDER_SECONDS = [int(s) for s in env_list("RENDER_SECONDS", "4,8,12")]
+RENDER_SECONDS = [int(s) for s in env_list("RENDER_SECONDS", "4,8,12,16,20")]
 RENDER_PROMPT_MAX_CHARS = int(env("RENDER_PROMPT_MAX_CHARS", 32000))
 RENDER_REFERENCE_MAX_BYTES = int(env("RENDER_REFERENCE_MAX_BYTES", 20 * 1024 * 1024))
 # 40 megapixels: any camera's photo, yet a decode stays near 120 MB (RGB), not the gigabytes of a bomb
@@ -296,6 +296,8 @@ QUOTA_PRICES = {
     "sora-2-pro": {
         "720x1280": Decimal("0.30"), "1280x720": Decimal("0.30"),
         "1024x1792": Decimal("0.50"), "1792x1024": Decimal("0.50"),
+        # 1080p: not in the reference; the price resellers list
+        "1920x1080": Decimal("0.70"), "1080x1920": Decimal("0.70"),
     },
 }
 for _model, _sizes in json.loads(env("QUOTA_PRICES_JSON", "{}")).items():

@@ -4,11 +4,14 @@ encrypted, shown as ••••last4 afterwards."""
 
 import base64
 import binascii
+import json
 import re
 
 from django import forms
+from django.conf import settings
 
 from projects.models import Project
+from providers import presets
 from providers.dialects import normalize_auth_header
 from providers.models import ApiKey
 
@@ -17,6 +20,18 @@ class SecretInput(forms.PasswordInput):
     def __init__(self):
         # render_value=False: a form shown again after an error does not echo the secret back
         super().__init__(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"})
+
+
+class PresetSelect(forms.Select):
+    """Each option carries its preset's fields (data-fields), which static/js/staff.js copies into the form."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        preset = presets.PRESETS.get(str(value))
+        if preset:
+            option["attrs"]["data-fields"] = json.dumps(preset.fields())
+            option["attrs"]["data-base-url"] = preset.base_url_hint
+        return option
 
 
 class KeyForm(forms.ModelForm):
@@ -31,10 +46,16 @@ class KeyForm(forms.ModelForm):
 
     class Meta:
         model = ApiKey
-        fields = ["name", "provider", "base_url", "secret", "auth_header", "webhook_secret", "rpm_limit",
+        fields = ["preset", "name", "provider", "base_url", "secret", "auth_header", "webhook_secret", "rpm_limit",
                   "max_concurrent",
-                  "can_remix_endpoint", "can_remix_by_create", "has_webhooks", "projects"]
+                  "can_remix_endpoint", "can_remix_by_create", "has_webhooks", "has_list_endpoint", "reference_as",
+                  "model_table", "projects"]
+        widgets = {"preset": PresetSelect(attrs={"data-preset": "1"}),
+                   "model_table": forms.Textarea(attrs={"rows": 4, "spellcheck": "false"})}
         labels = {
+            "has_list_endpoint": "List endpoint",
+            "reference_as": "Reference image sent as",
+            "model_table": "Models",
             "base_url": "Base URL",
             "auth_header": "Key header",
             "rpm_limit": "Requests per minute",
@@ -44,6 +65,12 @@ class KeyForm(forms.ModelForm):
             "has_webhooks": "Webhooks",
         }
         help_texts = {
+            "preset": "The kind of gateway: choosing one fills the capabilities below (each stays editable).",
+            "has_list_endpoint": "GET /videos lists the key's videos (new-api relays often have no list).",
+            "reference_as": "A file upload (multipart), or a data URL in JSON for providers that take no uploads.",
+            "model_table": 'Empty: every model, size and length this site offers. Otherwise only these, e.g. '
+                           '{"sora-2": {"sizes": ["1280x720"], "seconds": [4, 8]}} '
+                           '(sizes or seconds left out: all of them).',
             "base_url": "The provider's API root, e.g. https://api.example.com/v1",
             "auth_header": "Empty: Authorization: Bearer <key> (most providers). Otherwise the header that carries "
                            "the key as is: api-key for Azure, x-litellm-api-key for a LiteLLM proxy that asks for it.",
@@ -55,8 +82,18 @@ class KeyForm(forms.ModelForm):
                             "once the key is saved. Without them, renders are polled.",
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, preset=None, **kwargs):
+        """`preset`: a preset name whose fields fill the form's initial values (the add page's ?preset=)."""
+        if preset in presets.PRESETS:
+            kwargs["initial"] = {**presets.PRESETS[preset].fields(), **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
+        if preset in presets.PRESETS:
+            self.fields["base_url"].widget.attrs["placeholder"] = presets.PRESETS[preset].base_url_hint
+        if self.is_bound and not all(self.data.get(name) for name in ("preset", "reference_as")):
+            # left out of a post (a script, an older form): as they are
+            self.data = self.data.copy()
+            for name in ("preset", "reference_as"):
+                self.data[name] = self.data.get(name) or getattr(self.instance, name)
         if self.instance.pk:
             self.fields["projects"].queryset = Project.objects.filter(
                 archived_at__isnull=True) | self.instance.projects.all()
@@ -82,6 +119,24 @@ class KeyForm(forms.ModelForm):
             return normalize_auth_header(self.cleaned_data["auth_header"])
         except ValueError:
             raise forms.ValidationError("A header name: letters, digits and hyphens, e.g. api-key.") from None
+
+    def clean_model_table(self):
+        value = self.cleaned_data.get("model_table") or {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError('An object of models, e.g. {"sora-2": {"seconds": [4, 8]}}, or empty.')
+        for model, allowed in value.items():
+            if model not in settings.RENDER_MODELS:
+                raise forms.ValidationError(f"{model} is not a model of this site "
+                                            f"({', '.join(settings.RENDER_MODELS)}).")
+            if not isinstance(allowed, dict) or set(allowed) - {"sizes", "seconds"}:
+                raise forms.ValidationError(f'{model}: an object with "sizes" and/or "seconds" lists.')
+            sizes, seconds = allowed.get("sizes", []), allowed.get("seconds", [])
+            if not isinstance(sizes, list) or not all(size in settings.RENDER_MODELS[model] for size in sizes):
+                raise forms.ValidationError(f"{model} sizes: some of {', '.join(settings.RENDER_MODELS[model])}.")
+            if not isinstance(seconds, list) or not all(s in settings.RENDER_SECONDS for s in seconds):
+                raise forms.ValidationError(f"{model} seconds: some of "
+                                            f"{', '.join(map(str, settings.RENDER_SECONDS))}.")
+        return value
 
     def clean_webhook_secret(self):
         value = self.cleaned_data["webhook_secret"]

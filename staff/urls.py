@@ -13,5 +13,8 @@ urlpatterns = [
     path("staff/keys/<int:key_id>/drain/", keys.key_drain, name="staff_key_drain"),
     path("staff/keys/<int:key_id>/top-up/", keys.key_top_up, name="staff_key_top_up"),
     path("staff/keys/<int:key_id>/test/", keys.key_test, name="staff_key_test"),
+    path("staff/keys/<int:key_id>/detect/", keys.key_detect, name="staff_key_detect"),
+    path("staff/keys/<int:key_id>/detect/<int:detection_id>/apply/", keys.key_detect_apply,
+         name="staff_key_detect_apply"),
     path("staff/audit/", audit.audit_log, name="staff_audit"),
 ]

@@ -17,7 +17,6 @@ Every page and poll costs a constant number of queries (renders.history); everyt
 import json
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -30,7 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from projects.access import get_in_project, get_membership
 from projects.models import Membership, Role
 from quotas import services as quotas
-from renders import actions, history, notices, watching
+from renders import actions, history, keypool, notices, watching
 from renders.forms import HistoryFilterForm, SubmitForm
 from renders.models import Render
 from renders.states import IN_FLIGHT
@@ -40,23 +39,25 @@ def _members(project):
     return list(Membership.objects.filter(project=project).select_related("user").order_by("user__username"))
 
 
-def _estimate(user, project, values):
+def _estimate(user, project, values, offer):
     """(Estimate or None, a problem in plain words or "") for the live estimate of the options in `values` (the
-    form's data or initial values, or a poll's query): model, size, length and the number of variations."""
+    form's data or initial values, or a poll's query): model, size, length and the number of variations, among
+    what the project's keys offer (`offer`, renders.keypool.offer)."""
     model, size, seconds = values.get("model"), values.get("size"), values.get("seconds")
     count = str(values.get("variations") or 1)
     count = int(count) if count in {str(n) for n in range(1, actions.MAX_VARIATIONS + 1)} else 1
-    sizes = settings.RENDER_MODELS.get(model)
-    if sizes is None:
+    if model not in offer.models:
         return None, "Choose a model to see the cost."
-    if size not in sizes:
-        return None, f"{model} renders only {', '.join(sizes)}."
+    if size not in offer.sizes(model):
+        return None, offer.refusal(model, size, None)["size"]
     try:
         seconds = int(seconds)
     except (TypeError, ValueError):
         return None, "Choose a length to see the cost."
-    if seconds not in settings.RENDER_SECONDS:
+    if seconds not in offer.seconds():
         return None, "Choose a length to see the cost."
+    if refused := offer.refusal(model, size, seconds):
+        return None, refused["seconds"]
     try:
         return quotas.estimate(user, project, model=model, size=size, seconds=seconds, count=count), ""
     except quotas.UnknownPrice as e:
@@ -77,20 +78,23 @@ def _estimate_context(estimate, problem):
     return {"estimate": estimate, "estimate_problem": problem, "estimate_lines": lines}
 
 
-def _initial(model=None, size=None, seconds=None):
-    model = model if model in settings.RENDER_MODELS else next(iter(settings.RENDER_MODELS))
-    sizes = settings.RENDER_MODELS[model]
-    return {"model": model, "size": size if size in sizes else sizes[0],
-            "seconds": seconds if seconds in settings.RENDER_SECONDS else settings.RENDER_SECONDS[0]}
+def _initial(offer, model=None, size=None, seconds=None):
+    """The form's starting options: those given where the project's keys offer them, else the first offered."""
+    model = model if model in offer.models else offer.models[0]
+    sizes = offer.sizes(model)
+    size = size if size in sizes else sizes[0]
+    lengths = offer.seconds(model, size)
+    return {"model": model, "size": size, "seconds": seconds if seconds in lengths else lengths[0]}
 
 
 def _form_context(request, project, form, **extra):
     values = form.data if form.is_bound else form.initial  # what was posted, else what the form starts with
-    return {"form": form, **_estimate_context(*_estimate(request.user, project, values)),
-            "crop_shown": form.crop_needed, "model_sizes_json": json.dumps(settings.RENDER_MODELS), **extra}
+    return {"form": form, **_estimate_context(*_estimate(request.user, project, values, form.offer)),
+            "crop_shown": form.crop_needed, "model_sizes_json": json.dumps(form.offer.sizes_json()),
+            "model_lengths_json": json.dumps(form.offer.table), **extra}
 
 
-def _reused(request, project):
+def _reused(request, project, offer):
     """The form's initial values from `?use=<render id>`: "Use this prompt" on a card, without JavaScript (with it,
     studio.js fills the form in place). None when there is no such render in the project."""
     use = request.GET.get("use", "")
@@ -100,7 +104,7 @@ def _reused(request, project):
         "prompt", "model", "size", "seconds").first()
     if row is None:
         return None
-    return {**_initial(row["model"], row["size"], row["seconds"]), "prompt": row["prompt"]}
+    return {**_initial(offer, row["model"], row["size"], row["seconds"]), "prompt": row["prompt"]}
 
 
 def _filters_of(query):
@@ -130,7 +134,9 @@ def _page(request, membership, *, form=None):
         return render(request, "renders/studio.html#history", context)
     context["can_submit"] = membership.has_role(Role.EDITOR) and not project.is_archived
     if context["can_submit"]:
-        form = form or SubmitForm(user=request.user, initial=_reused(request, project) or _initial())
+        offer = form.offer if form else keypool.offer(project.pk)
+        form = form or SubmitForm(user=request.user, offer=offer,
+                                  initial=_reused(request, project, offer) or _initial(offer))
         context.update(_form_context(request, project, form))
     # the every-page poll of base.html shows teammates' renders newer than this
     context["history_cursor"] = history.latest_id(project)
@@ -149,7 +155,7 @@ def studio(request, project_id):
 def _submit(request, project_id):
     membership = get_membership(request.user, project_id, Role.EDITOR, write=True)
     project = membership.project
-    form = SubmitForm(request.POST, request.FILES, user=request.user)
+    form = SubmitForm(request.POST, request.FILES, user=request.user, offer=keypool.offer(project.pk))
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -192,8 +198,10 @@ def _submitted(request, membership, new):
     filters, before, after = _filters_of(QueryDict(current.query))
     shown = not before and not after and filters.matches(new, request.user)
     # the prompt stays in the box, with the options: "tweak the prompt and go again" is the common next step
-    fresh = SubmitForm(user=request.user, initial={**_initial(new.model, new.size, new.seconds), "prompt": new.prompt,
-                                                   "variations": new.variation_count or 1})
+    offer = keypool.offer(project.pk)
+    fresh = SubmitForm(user=request.user, offer=offer, initial={
+        **_initial(offer, new.model, new.size, new.seconds), "prompt": new.prompt,
+        "variations": new.variation_count or 1})
     note = f"{label} It is at the top of the history." if shown else (
         f"{label} Your filters or page hide it: clear them to see it.")
     return render(request, "renders/studio.html#submitted", {
@@ -208,7 +216,7 @@ def _submitted(request, membership, new):
 def studio_estimate(request, project_id):
     """The live estimate: the cost of the options chosen, and what remains of the user's quota."""
     membership = get_membership(request.user, project_id, Role.EDITOR)
-    estimate = _estimate(request.user, membership.project, request.GET)
+    estimate = _estimate(request.user, membership.project, request.GET, keypool.offer(membership.project_id))
     return render(request, "renders/studio.html#estimate", {"project": membership.project,
                                                             **_estimate_context(*estimate)})
 
@@ -247,7 +255,8 @@ def studio_inflight(request, project_id):
         # the estimate's "Renders in flight" and what is left of the quota changed: show them again, for the
         # options the form has now (the poll includes them)
         context["estimate_oob"] = True
-        context.update(_estimate_context(*_estimate(request.user, membership.project, request.GET)))
+        context.update(_estimate_context(*_estimate(request.user, membership.project, request.GET,
+                                                    keypool.offer(membership.project_id))))
     response = render(request, "renders/studio.html#inflight_response", context)
     if finished:
         response["HX-Trigger"] = "renders-finished"  # app.js asks for the notices now, not at the next every-page poll

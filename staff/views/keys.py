@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from providers import audit, keyadmin
+from providers import audit, detect, keyadmin, presets
 from providers.keyadmin import KeyActionRefused
 from providers.models import ApiKey, KeyState
 from staff.access import staff_only
@@ -35,13 +35,14 @@ def key_list(request):
 @staff_only
 @require_http_methods(["GET", "POST"])
 def key_add(request):
-    form = KeyForm(request.POST or None)
+    form = KeyForm(request.POST or None, preset=request.GET.get("preset"))
     if request.method == "POST" and form.is_valid():
         key, woken = keyadmin.add_key(form, request.user)
         resumed = f" {woken} waiting render(s) will try it now." if woken else ""
         messages.success(request, f"Added {key.name} (API key ••••{key.secret_last4}).{resumed}")
         return redirect("staff_key", key_id=key.pk)
-    return render(request, "staff/key_form.html", {"form": form, "key": None}, status=400 if form.errors else 200)
+    return render(request, "staff/key_form.html", {"form": form, "key": None, "presets": presets.PRESETS.values()},
+                  status=400 if form.errors else 200)
 
 
 @login_required
@@ -70,7 +71,7 @@ def key_detail(request, key_id):
 @require_http_methods(["GET", "POST"])
 def key_edit(request, key_id):
     key = _key(key_id)
-    form = KeyForm(request.POST or None, instance=key)
+    form = KeyForm(request.POST or None, instance=key, preset=request.GET.get("preset"))
     if request.method == "POST" and form.is_valid():
         if not form.has_changed():
             messages.info(request, "Nothing changed.")
@@ -138,4 +139,63 @@ def key_test(request, key_id):
     if request.htmx:
         return render(request, "staff/key_detail.html#key_test", {"key": key, "test": test})
     messages.info(request, "Testing the key: the result appears below when a worker has made the call.")
+    return redirect("staff_key", key_id=key.pk)
+
+
+@login_required
+@staff_only
+@require_http_methods(["GET", "POST"])
+def key_detect(request, key_id):
+    """GET: the latest detection (its poller, with htmx); POST: probe the key again (reads only)."""
+    key = _key(key_id)
+    if request.method == "POST":
+        detection = detect.start(key, request.user)
+        if not request.htmx:
+            messages.info(request, "Detecting: the findings appear below when a worker has probed the key.")
+            return redirect("staff_key_detect", key_id=key.pk)
+    else:
+        detection = key.detections.first()
+    context = {"key": key, "detection": detection, "preset": presets.get(key.preset),
+               "changes": _proposed_changes(key, detection)}
+    if request.htmx and (request.method == "POST" or request.htmx.target == "key-detect"):
+        return render(request, "staff/key_detect.html#key_detect", context)
+    return render(request, "staff/key_detect.html", context)
+
+
+def _proposed_changes(key, detection):
+    if not detection or not detection.proposal:
+        return []
+    return [{"field": FIELD_WORDS.get(name, name), "now": _words(name, now), "proposed": _words(name, proposed)}
+            for name, now, proposed in detect.changes(key, detection.proposal)]
+
+
+FIELD_WORDS = {"preset": "Preset", "base_url": "Base URL", "auth_header": "Key header",
+               "has_list_endpoint": "List endpoint", "has_webhooks": "Webhooks",
+               "can_remix_endpoint": "Remix by endpoint", "can_remix_by_create": "Remix by create",
+               "reference_as": "Reference image sent as"}
+
+
+def _words(name, value):
+    if name == "preset":
+        return presets.get(value).label
+    if name == "auth_header":
+        return value or "Authorization: Bearer"
+    if name == "reference_as":
+        return "a data URL (JSON)" if value == "image_url" else "a file upload"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+@login_required
+@staff_only
+@require_POST
+def key_detect_apply(request, key_id, detection_id):
+    key = _key(key_id)
+    detection = get_object_or_404(key.detections, pk=detection_id, outcome="done")
+    key, fields = detect.apply(detection, request.user)
+    if fields:
+        messages.success(request, f"Applied the detected profile to {key.name}.")
+    else:
+        messages.info(request, f"{key.name} already has the detected profile.")
     return redirect("staff_key", key_id=key.pk)

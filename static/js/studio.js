@@ -8,11 +8,22 @@
 
   function form() { return document.getElementById("submit-form"); }
 
-  function modelSizes(container) {
-    try { return JSON.parse(container.getAttribute("data-sizes") || "{}"); } catch (e) { return {}; }
+  function readJson(container, name) {
+    try { return JSON.parse(container.getAttribute(name) || "{}"); } catch (e) { return {}; }
   }
 
-  // Only the sizes the chosen model renders are offered; if the chosen size is not one of them, the first is.
+  // Offer only the values in `allowed` (strings); if the chosen one is not among them, the first is chosen.
+  function offerOnly(select, allowed) {
+    Array.prototype.forEach.call(select.options, function (option) {
+      var ok = allowed.indexOf(option.value) !== -1;
+      option.hidden = !ok;
+      option.disabled = !ok;
+    });
+    if (allowed.indexOf(select.value) === -1) select.value = allowed[0];
+  }
+
+  // Only the sizes the chosen model renders are offered, and only the lengths the project's keys render at that
+  // model and size (data-lengths: {model: {size: [seconds]}}).
   function syncSizes() {
     var f = form();
     if (!f) return;
@@ -20,14 +31,12 @@
     var model = f.querySelector("select[name=model]");
     var size = f.querySelector("select[name=size]");
     if (!container || !model || !size) return;
-    var allowed = modelSizes(container)[model.value];
+    var allowed = readJson(container, "data-sizes")[model.value];
     if (!allowed) return;
-    Array.prototype.forEach.call(size.options, function (option) {
-      var ok = allowed.indexOf(option.value) !== -1;
-      option.hidden = !ok;
-      option.disabled = !ok;
-    });
-    if (allowed.indexOf(size.value) === -1) size.value = allowed[0];
+    offerOnly(size, allowed);
+    var seconds = f.querySelector("select[name=seconds]");
+    var lengths = (readJson(container, "data-lengths")[model.value] || {})[size.value];
+    if (seconds && lengths) offerOnly(seconds, lengths.map(String));
   }
 
   function targetSize() {
@@ -87,11 +96,11 @@
     image.src = previewUrl;
   }
 
-  // capture phase: the sizes are fixed before htmx (listening on the options block) asks for the estimate
+  // capture phase: the sizes and lengths are fixed before htmx (listening on the options block) asks for the estimate
   document.addEventListener("change", function (event) {
     var t = event.target;
     if (!t || !t.closest || !t.closest("#submit-form")) return;
-    if (t.name === "model") syncSizes();
+    if (t.name === "model" || t.name === "size") syncSizes();
   }, true);
 
   document.addEventListener("change", function (event) {
@@ -114,7 +123,7 @@
     var select = f.querySelector("select[name=" + name + "]");
     if (!select || !value) return;
     var option = Array.prototype.find.call(select.options, function (o) { return o.value === value; });
-    if (option) select.value = value;
+    if (option && !option.disabled) select.value = value;  // not one the keys do not offer
   }
 
   function reducedMotion() {
@@ -139,6 +148,7 @@
     setSelect(f, "model", use.getAttribute("data-model"));
     syncSizes();
     setSelect(f, "size", use.getAttribute("data-size"));
+    syncSizes();
     setSelect(f, "seconds", use.getAttribute("data-seconds"));
     showPreview();
     // the options block asks for the estimate on "change" (htmx), as when a person picks an option

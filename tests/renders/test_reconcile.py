@@ -75,6 +75,26 @@ def test_it_gives_up_an_unknown_outcome_after_the_set_time_and_refunds(submitted
     assert limiter.jobs_in_flight(key.pk) == 0
 
 
+def test_without_a_list_endpoint_it_never_lists_and_gives_up_after_the_set_time(make_render, key, settings,
+                                                                                 monkeypatch):
+    settings.RENDER_RECONCILE_AFTER_SECONDS = 10
+    settings.RENDER_RECONCILE_GIVE_UP_SECONDS = 100
+    key.has_list_endpoint = False
+    key.save()
+    late = make_render(Status.SENDING, api_key=key, create_sent_at=ago(101), error_code="outcome_unknown")
+    recent = make_render(Status.SENDING, api_key=key, create_sent_at=ago(50), error_code="outcome_unknown")
+
+    def no_list(self, **kw):
+        raise AssertionError("a key without a list endpoint was listed")
+
+    monkeypatch.setattr("providers.models.ApiKey.client", no_list)
+    assert reconcile.settle_unknown_outcomes() == 1
+    late.refresh_from_db()
+    recent.refresh_from_db()
+    assert (late.status, late.error_code) == (Status.FAILED, "outcome_unknown")
+    assert recent.status == Status.SENDING  # a webhook may still bring its job's id
+
+
 def test_it_fails_renders_whose_assets_expired_unstored(submitted_render, key):
     Render.objects.filter(pk=submitted_render.pk).update(status=Status.DOWNLOADING, api_key=key,
                                                   provider_video_id="video_1", provider_expires_at=ago(1))

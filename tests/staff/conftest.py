@@ -14,7 +14,8 @@ def staff_client(client, staff):
 def key_form(**overrides):
     data = {"name": "Apifree", "provider": "apifree", "base_url": "https://api.example.com/v1",
             "secret": "sk-keyform-secret-9f8e", "webhook_secret": WEBHOOK_SECRET, "rpm_limit": 25,
-            "max_concurrent": 10, "can_remix_endpoint": "on", "has_webhooks": "on"}
+            "max_concurrent": 10, "can_remix_endpoint": "on", "has_webhooks": "on",
+            "has_list_endpoint": "on"}
     data.update(overrides)
     return {name: value for name, value in data.items() if value is not None}
 

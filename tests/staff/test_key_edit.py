@@ -65,6 +65,6 @@ def test_a_bad_form_changes_nothing(staff_client, key):
 def test_an_unchanged_form_says_so(staff_client, key):
     response = staff_client.post(reverse("staff_key_edit", kwargs={"key_id": key.pk}), {
         "name": key.name, "provider": key.provider, "base_url": key.base_url, "rpm_limit": 25, "max_concurrent": 10,
-        "can_remix_endpoint": "on"}, follow=True)
+        "can_remix_endpoint": "on", "has_list_endpoint": "on"}, follow=True)
     assert "Nothing changed." in response.content.decode()
     assert not AuditEntry.objects.filter(action="key.changed").exists()

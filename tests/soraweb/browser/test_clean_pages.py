@@ -165,6 +165,7 @@ def journey(world):
         ("staff key out of credit", "sam", f"/staff/keys/{backup.pk}/", 200),
         ("staff key add", "sam", "/staff/keys/new/", 200),
         ("staff key edit", "sam", f"/staff/keys/{long_key.pk}/edit/", 200),
+        ("staff key detect", "sam", f"/staff/keys/{long_key.pk}/detect/", 200),
         ("staff audit log", "sam", "/staff/audit/", 200),
         ("admin", "sam", "/admin/", 200),
     ]
