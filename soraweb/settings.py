@@ -131,6 +131,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT = "soraweb.redis_broker:Transport"  # kombu's, guarded for Redis restarts
     # An unacknowledged message comes back after this long; the reaper, not redelivery, recovers a killed
     # worker's renders, so this only has to outlast the longest task (CELERY_TASK_TIME_LIMIT).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

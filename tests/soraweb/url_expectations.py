@@ -104,6 +104,8 @@ URLS = {
     "staff_key_drain": Expect(STAFF, methods=("POST",)),
     "staff_key_top_up": Expect(STAFF, methods=("POST",)),
     "staff_key_test": Expect(STAFF, methods=("POST",)),
+    "staff_key_detect": Expect(STAFF, methods=("GET", "POST")),
+    "staff_key_detect_apply": Expect(STAFF, methods=("POST",)),
     "staff_audit": Expect(STAFF),
 }
 
@@ -183,3 +185,12 @@ def _key_id(world):
     key.secret = "sk-matrix-staff-0000"
     key.save()
     return key.pk
+
+
+@param("detection_id")
+def _detection_id(world):
+    # a finished detection of the key the URL names (its key_id comes first in the pattern, so it exists)
+    from providers.models import ApiKey, KeyDetection
+
+    key = ApiKey.objects.filter(name="Matrix staff key").latest("pk")
+    return KeyDetection.objects.create(key=key, outcome=KeyDetection.Outcome.DONE, proposal={"preset": "azure"}).pk
