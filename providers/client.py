@@ -30,7 +30,9 @@ import httpx
 from providers import dialects
 from providers.errors import (
     BILLING_CODES,
+    NO_DEPLOYMENT_LABELS,
     NOT_FOUND_CODES,
+    DeploymentNotReady,
     IncompleteDownload,
     InvalidKey,
     InvalidRequest,
@@ -59,6 +61,7 @@ __all__ = [
     "InvalidRequest",
     "Moderated",
     "VideoNotFound",
+    "DeploymentNotReady",
     "ProviderUnavailable",
     "OutcomeUnknown",
     "IncompleteDownload",
@@ -474,6 +477,8 @@ class VideoClient:
             return ModelNotFound(message, **info)
         if dialects.is_moderation(fields):
             return Moderated(message, **info)
+        if creates and status == 404 and labels & NO_DEPLOYMENT_LABELS:
+            return DeploymentNotReady(message, **info)
         if video_id is not None and (status == 404 or labels & NOT_FOUND_CODES):
             return VideoNotFound(message, **info)
         if status in (400, 413, 415, 422):

@@ -29,6 +29,7 @@ HEADERS = ("", "api-key", "x-litellm-api-key")
 # what a proposal may set on a key
 PROFILE_FIELDS = (
     "preset",
+    "provider",
     "base_url",
     "auth_header",
     "has_list_endpoint",
@@ -74,6 +75,8 @@ def probe(key, base_url=None):
     proposal = preset.fields()
     proposal.pop("model_table")  # which models a key has is not probed: keep the key's list
     proposal.update(base_url=base_url, auth_header=header)
+    if not presets.is_preset_label(key.provider):
+        proposal.pop("provider")  # a label staff chose themselves stays
     if has_list is not None:
         proposal["has_list_endpoint"] = has_list
     if preset.name == presets.OPENAI:

@@ -24,6 +24,9 @@ BILLING_CODES = frozenset(
 )
 
 
+# labels (code or type) of a create's 404 that say the model's deployment does not exist (yet)
+NO_DEPLOYMENT_LABELS = frozenset({"video_generation_user_error", "DeploymentNotFound"})
+
 # codes that say the job id is unknown to this key, whatever the HTTP status (new-api answers 400 task_not_exist)
 NOT_FOUND_CODES = frozenset({"task_not_exist", "video_not_found", "not_found", "video_expired"})
 
@@ -96,6 +99,14 @@ class InvalidRequest(ProviderError):
 
 class Moderated(ProviderError):
     """400 moderation_blocked: a guardrail refused the prompt or the reference image."""
+
+
+class DeploymentNotReady(ProviderError):
+    """404 on a create: the deployment the model names does not exist (yet). Azure answers so (type
+    `video_generation_user_error`, or code `DeploymentNotFound`) for minutes after a deployment is made, and for good
+    when the model names no deployment. Nothing was created: sending it again later is safe."""
+
+    retryable = True
 
 
 class VideoNotFound(ProviderError):

@@ -34,6 +34,7 @@ class Preset:
         for name in ("name", "label", "base_url_hint", "notes"):
             values.pop(name)
         values["preset"] = self.name
+        values["provider"] = self.label  # the key's provider label, shown on the staff pages
         return values
 
 
@@ -89,6 +90,11 @@ PRESETS = {
 CHOICES = [(preset.name, preset.label) for preset in PRESETS.values()]
 
 REFERENCE_CHOICES = [("file", "File upload (multipart)"), ("image_url", "Image URL (JSON, data URL)")]
+
+
+def is_preset_label(label):
+    """A provider label that came from a preset (or the default): one a preset may replace."""
+    return label in ("", "openai-compatible") or any(preset.label == label for preset in PRESETS.values())
 
 
 def get(name):

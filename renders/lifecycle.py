@@ -32,6 +32,7 @@ PLAIN_ERRORS = {
     "download_failed": "The finished video could not be downloaded completely after several tries.",
     "invalid_request": "The provider refused the request.",
     "model_not_found": "This provider key cannot use the chosen model.",
+    "deployment_not_found": "The provider has no deployment of the chosen model on this key's resource.",
     "unknown_status": "The provider reported a status we do not know, so the render was stopped.",
 }
 
@@ -39,7 +40,8 @@ PLAIN_ERRORS = {
 def plain_error(code, provider_message=""):
     """A sentence for people: ours for known codes, with the provider's own words where they help."""
     ours = PLAIN_ERRORS.get(code or "")
-    if ours and provider_message and code in ("invalid_request", "moderation_blocked", "model_not_found"):
+    if ours and provider_message and code in ("invalid_request", "moderation_blocked", "model_not_found",
+                                                            "deployment_not_found"):
         return f"{ours} The provider said: {provider_message}"
     return ours or provider_message or "The render failed at the provider."
 
@@ -77,7 +79,8 @@ def release_slot(render, key_id=None):
 def mark_failed(render, code, provider_message="", *, source, request_id="", refund_reason=None):
     """End the render as failed with a reason people can read; refunds. False if it was already final."""
     reason = refund_reason or (quotas.RefundReason.MODERATION if code == "moderation_blocked"
-                               else quotas.RefundReason.REJECTED if code in ("invalid_request", "model_not_found")
+                               else quotas.RefundReason.REJECTED if code in ("invalid_request", "model_not_found",
+                                                                                "deployment_not_found")
                                else quotas.RefundReason.NO_USABLE_KEY if code == "no_usable_key"
                                else quotas.RefundReason.FAILED)
     text = plain_error(code, provider_message)

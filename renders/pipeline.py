@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from providers import limiter
 from providers.errors import (
+    DeploymentNotReady,
     IncompleteDownload,
     InvalidKey,
     InvalidRequest,
@@ -208,6 +209,14 @@ def create_refused(render, key, exc):
     elif isinstance(exc, InvalidKey):
         key.mark_invalid(exc)
         wait, reason = 0, f"The key {key.name} was refused by the provider (invalid); trying another key."
+    elif isinstance(exc, DeploymentNotReady):
+        # nothing was created; a deployment made minutes ago appears by itself: try again slowly, for a while
+        attempts += 1
+        wait = settings.RENDER_DEPLOYMENT_RETRY_SECONDS
+        if attempts * wait > settings.RENDER_DEPLOYMENT_WAIT_SECONDS:
+            return mark_failed(render, "deployment_not_found", exc.message, source="worker", request_id=request_id)
+        reason = (f"The key {key.name} has no deployment of {render.model} yet ({exc.message}); trying again in "
+                  f"{wait:.0f} s.")
     else:  # a provider fault before the job existed: back off, then give up with a reason
         key.record_error(exc)
         attempts += 1

@@ -5,6 +5,7 @@ Errors use the same envelope as /v1. Documented in sorasim/README.md, which test
 """
 
 import json
+import time
 
 from starlette.responses import JSONResponse
 
@@ -13,7 +14,7 @@ from .config import DIALECTS
 from .errors import ApiError, bad_request, not_found
 from .state import to_micros
 
-KEY_FIELDS = ("credit_usd", "rpm", "webhook_urls", "webhook_secret", "valid", "dialect")
+KEY_FIELDS = ("credit_usd", "rpm", "webhook_urls", "webhook_secret", "valid", "dialect", "deploying_seconds")
 
 
 def admin(handler):
@@ -80,6 +81,8 @@ def _check_key_fields(data):
             raise bad_request("webhook_secret must look like whsec_<base64>.", param=name)
         if name == "valid" and not isinstance(value, bool):
             raise bad_request("valid must be true or false.", param=name)
+        if name == "deploying_seconds" and (not number or value < 0):
+            raise bad_request("deploying_seconds must be a number >= 0 (0: the deployment exists).", param=name)
         if name == "dialect" and value is not None and value not in DIALECTS:
             raise bad_request(f"dialect must be one of {', '.join(DIALECTS)}, or null for the server's.", param=name)
 
@@ -106,6 +109,8 @@ async def put_key(request, sim):
         state.valid = data["valid"]
     if "dialect" in data:
         state.dialect = data["dialect"]
+    if "deploying_seconds" in data:
+        state.deployed_at = time.time() + data["deploying_seconds"] if data["deploying_seconds"] else None
     sim.store.save_keys()
     return JSONResponse(state.to_admin(), status_code=201 if created else 200)
 

@@ -315,6 +315,9 @@ async def create_video(request, sim, state):
     reject_unknown(fields, CREATE_FIELDS)
     prompt = check_prompt(fields)
     dialect = request.scope["sorasim.dialect"]
+    if dialect == "azure" and state.deploying_seconds():
+        raise ApiError(404, dialects.azure_no_deployment(fields.get("model", "sora-2")),
+                       type="video_generation_user_error")
     refusal = dialects.azure_refusal(prompt) if dialect == "azure" else None
     if refusal is not None:
         message, code, extra = refusal

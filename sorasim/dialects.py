@@ -66,10 +66,10 @@ def status_word(dialect, job_id, status):
 
 
 def shape_video(dialect, body, now=None):
-    """The Video object as this dialect shows it. Past `expires_at` a gateway says `expired`; the openai dialect
-    keeps saying `completed` (its content answers 404 video_expired)."""
+    """The Video object as this dialect shows it. Past `expires_at` every dialect says `expired` (the job past
+    retention; its content answers 404 video_expired)."""
     expires_at = body["expires_at"]
-    if dialect != "openai" and body["status"] == "completed" and expires_at is not None:
+    if body["status"] == "completed" and expires_at is not None:
         if (time.time() if now is None else now) >= expires_at:
             body = dict(body, status="expired")
     if dialect == "newapi":
@@ -169,7 +169,15 @@ def _litellm_mask(token):
     return f"sk-...{token[-4:]}" if len(token) > 4 else "sk-..."
 
 
-# azure refusals at create
+# azure at create
+def azure_no_deployment(model):
+    """What Azure answers (404, type video_generation_user_error) while the deployment named by `model` does not
+    exist, as for minutes after it was made."""
+    return (f"The API deployment '{model}' for this resource does not exist. If you created the deployment within "
+            "the last 5 minutes, please wait a moment and try again.")
+
+
+
 def azure_refusal(prompt):
     """Extra error fields for a prompt Azure's safety system refuses at once, or None."""
     lowered = prompt.lower()

@@ -129,6 +129,7 @@ class KeyState:
     webhook_urls: list = field(default_factory=list)
     webhook_secret: str = ""
     dialect: str | None = None  # None: the server's --dialect
+    deployed_at: float | None = None  # unix time its deployment exists from (Azure: 404 to creates until then)
     window: collections.deque = field(default_factory=collections.deque, repr=False)  # request times
 
     def to_record(self):
@@ -140,6 +141,7 @@ class KeyState:
             "webhook_urls": list(self.webhook_urls),
             "webhook_secret": self.webhook_secret,
             "dialect": self.dialect,
+            "deployed_at": self.deployed_at,
         }
 
     def to_admin(self):
@@ -155,7 +157,14 @@ class KeyState:
         }
         if self.dialect is not None:
             data["dialect"] = self.dialect
+        data["deploying_seconds"] = self.deploying_seconds()
         return data
+
+    def deploying_seconds(self, now=None):
+        """Seconds until the key's deployment exists (0: it does)."""
+        if self.deployed_at is None:
+            return 0
+        return max(0.0, round(self.deployed_at - (time.time() if now is None else now), 3))
 
     def trim(self, now):
         while self.window and self.window[0] <= now - 60:

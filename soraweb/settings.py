@@ -212,6 +212,10 @@ RENDER_TRACK_DEADLINE_SECONDS = env_float("RENDER_TRACK_DEADLINE_SECONDS", 3600)
 RENDER_RETRY_BASE_SECONDS = env_float("RENDER_RETRY_BASE_SECONDS", 2)
 RENDER_RETRY_MAX_SECONDS = env_float("RENDER_RETRY_MAX_SECONDS", 60)
 RENDER_MAX_ATTEMPTS = int(env("RENDER_MAX_ATTEMPTS", 6))
+# A create answered "no such deployment" (Azure, for minutes after a deployment is made): sent again this often,
+# for at most this long in all; then the render fails with that reason (nothing was created, so nothing is billed).
+RENDER_DEPLOYMENT_RETRY_SECONDS = env_float("RENDER_DEPLOYMENT_RETRY_SECONDS", 30)
+RENDER_DEPLOYMENT_WAIT_SECONDS = env_float("RENDER_DEPLOYMENT_WAIT_SECONDS", 600)
 # No usable key (or no free slot): look again after this long...
 RENDER_KEY_RETRY_SECONDS = env_float("RENDER_KEY_RETRY_SECONDS", 15)
 # ...for at most this long in all (the render keeps its quota reservation meanwhile); then it fails as

@@ -85,7 +85,11 @@ class KeyForm(forms.ModelForm):
     def __init__(self, *args, preset=None, **kwargs):
         """`preset`: a preset name whose fields fill the form's initial values (the add page's ?preset=)."""
         if preset in presets.PRESETS:
-            kwargs["initial"] = {**presets.PRESETS[preset].fields(), **(kwargs.get("initial") or {})}
+            fields = presets.PRESETS[preset].fields()
+            instance = kwargs.get("instance")
+            if instance is not None and not presets.is_preset_label(instance.provider):
+                fields.pop("provider")  # a label staff chose themselves stays
+            kwargs["initial"] = {**fields, **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
         if preset in presets.PRESETS:
             self.fields["base_url"].widget.attrs["placeholder"] = presets.PRESETS[preset].base_url_hint

@@ -100,6 +100,9 @@ FAILURES = {
     "download_failed": ("The video could not be stored", "The download kept failing. Try again."),
     "invalid_request": ("Refused by the provider", "Change the prompt or settings, then try again."),
     "model_not_found": ("Model not available", "The project's key cannot use this model. Try another model."),
+    "deployment_not_found": ("No deployment of this model",
+                             "The provider resource behind the project's key has no deployment named after this "
+                             "model. Ask an admin to deploy it (or fix the key's model names), then try again."),
     "unknown_status": ("Stopped", "The provider reported something unexpected. Try again."),
 }
 

@@ -169,7 +169,7 @@ def _proposed_changes(key, detection):
             for name, now, proposed in detect.changes(key, detection.proposal)]
 
 
-FIELD_WORDS = {"preset": "Preset", "base_url": "Base URL", "auth_header": "Key header",
+FIELD_WORDS = {"preset": "Preset", "provider": "Provider", "base_url": "Base URL", "auth_header": "Key header",
                "has_list_endpoint": "List endpoint", "has_webhooks": "Webhooks",
                "can_remix_endpoint": "Remix by endpoint", "can_remix_by_create": "Remix by create",
                "reference_as": "Reference image sent as"}

@@ -4,10 +4,17 @@
 (function () {
   "use strict";
 
-  function fill(form, fields) {
+  // a provider label staff typed themselves stays; a preset's label (or the default) follows the preset
+  function ownLabel(select, value) {
+    if (!value || value === "openai-compatible") return false;
+    return !Array.prototype.some.call(select.options, function (option) { return option.text === value; });
+  }
+
+  function fill(form, fields, select) {
     Object.keys(fields).forEach(function (name) {
       var input = form.elements.namedItem(name);
       if (!input || name === "preset") return;
+      if (name === "provider" && ownLabel(select, input.value)) return;
       var value = fields[name];
       if (input.type === "checkbox") {
         input.checked = Boolean(value);
@@ -25,7 +32,7 @@
     var option = select.options[select.selectedIndex];
     var fields = option && option.getAttribute("data-fields");
     if (!fields) return;
-    fill(select.form, JSON.parse(fields));
+    fill(select.form, JSON.parse(fields), select);
     var baseUrl = select.form.elements.namedItem("base_url");
     if (baseUrl) baseUrl.placeholder = option.getAttribute("data-base-url") || "";
   });

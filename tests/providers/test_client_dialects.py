@@ -13,6 +13,7 @@ import pytest
 
 from providers import dialects
 from providers.client import (
+    DeploymentNotReady,
     InvalidKey,
     InvalidRequest,
     Moderated,
@@ -391,9 +392,28 @@ def test_azure_content_filter_and_misalignment_are_moderated_with_a_reason(azure
     assert "try again" in error.message.lower()  # the steer
 
 
+def test_a_fresh_azure_deployment_is_not_ready_and_safe_to_send_again(sim):
+    key = dialect_key(sim, "azure", deploying_seconds=600)
+    with VideoClient(sim.url + "/openai/v1", key, auth_header="api-key", timeout=10) as client:
+        with pytest.raises(DeploymentNotReady) as caught:
+            client.create(prompt="a lighthouse", model="sora-2-pro", size="1280x720")
+        assert caught.value.retryable and caught.value.status == 404
+        assert "deployment 'sora-2-pro'" in caught.value.message
+        sim.control.set_key(key, deploying_seconds=0)
+        assert client.create(prompt="a lighthouse", model="sora-2-pro", size="1280x720").id.startswith("video_")
+        with pytest.raises(VideoNotFound):  # a 404 on a read is still about the video
+            client.retrieve("video_" + "0" * 48)
+
+
 @pytest.mark.parametrize(
     "status, body, kind, words",
     [
+        (
+            404,
+            {"error": {"code": "DeploymentNotFound", "message": "The API deployment for this resource does not exist"}},
+            DeploymentNotReady,
+            ["deployment for this resource does not exist"],
+        ),
         (
             400,
             {

@@ -1,24 +1,14 @@
 """Detect: a live sorasim speaking each dialect is probed with reads only (an unknown id under each key header,
 then a one-item list), and the findings propose the preset and profile; the worker's task stores them."""
 
-import uuid
 
 import pytest
 
 from providers import detect, presets, tasks
 from providers.models import ApiKey, KeyDetection
+from tests.fixtures.sorasim import dialect_key
 
 pytestmark = pytest.mark.django_db
-
-
-def dialect_key(sim, dialect, *, path="/v1", **fields):
-    """A soraweb key on a fresh sorasim key speaking `dialect` (no limits of our own)."""
-    secret = f"sk-{dialect}-{uuid.uuid4().hex[:12]}"
-    sim.control.set_key(secret, dialect=dialect)
-    key = ApiKey(name=dialect, base_url=sim.url + path, rpm_limit=0, max_concurrent=0, **fields)
-    key.secret = secret
-    key.save()
-    return key
 
 
 def no_creates(sim, key):
@@ -66,6 +56,14 @@ def test_azure_under_v1_gets_the_openai_path_proposed(sim):
     findings, proposal = detect.probe(key)
     assert proposal["preset"] == presets.AZURE, findings
     assert proposal["base_url"] == sim.url + "/openai/v1" and proposal["auth_header"] == "api-key"
+    assert proposal["provider"] == "Azure AI Foundry"  # the default label follows the preset
+
+
+def test_a_provider_label_staff_chose_is_never_proposed_away(sim):
+    key = dialect_key(sim, "azure", path="/openai/v1", provider="Contoso video (Sweden)")
+    findings, proposal = detect.probe(key)
+    assert proposal["preset"] == presets.AZURE, findings
+    assert "provider" not in proposal
 
 
 def test_a_key_every_header_refuses_proposes_nothing(sim):

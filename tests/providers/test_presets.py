@@ -45,8 +45,9 @@ def test_a_model_with_nothing_left_is_not_offered(table):
 
 
 def test_the_openai_preset_is_the_model_defaults():
-    defaults = {name: ApiKey._meta.get_field(name).get_default() for name in presets.get("openai").fields()}
-    assert presets.get("openai").fields() == defaults
+    fields = presets.get("openai").fields()
+    assert fields.pop("provider") == "OpenAI-compatible" and presets.is_preset_label("openai-compatible")
+    assert fields == {name: ApiKey._meta.get_field(name).get_default() for name in fields}
     assert presets.get("no-such-preset").name == presets.OPENAI
 
 

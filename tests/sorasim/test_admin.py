@@ -22,6 +22,7 @@ def test_it_creates_and_updates_keys(sim):
         "webhook_urls": [],
         "webhook_secret": WEBHOOK_SECRET,
         "requests_in_window": 0,
+        "deploying_seconds": 0,
     }
     updated = sim.control.set_key("sk-admin-new", webhook_urls=["http://127.0.0.1:1/x"], credit_usd=None)
     assert updated["credit_usd"] is None and updated["rpm"] == 7 and updated["webhook_urls"] == ["http://127.0.0.1:1/x"]

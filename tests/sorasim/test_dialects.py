@@ -144,7 +144,7 @@ def test_newapi_jobs_keep_one_vocabulary_and_together_use_every_word(sim, gatewa
     assert seen == {**{k: set(v) for k, v in dialects.NEWAPI_WORDS.items()}, "expired": {"expired"}}
 
 
-@pytest.mark.parametrize("dialect", ["litellm", "azure", "newapi"])
+@pytest.mark.parametrize("dialect", ["openai", "litellm", "azure", "newapi"])
 def test_a_gateway_says_expired_once_expire_seconds_have_passed(sim, gateway, dialect):
     sim.control.patch_faults(expire_seconds=600)
     g = gateway(dialect)
@@ -314,6 +314,23 @@ def test_azure_error_bodies(gateway):
     assert second.status_code == 429 and set(second.json()["error"]) == {"code", "message"}
     assert second.json()["error"]["code"] == "429"
     assert f"retry after {second.headers['retry-after']} seconds" in second.json()["error"]["message"]
+
+
+def test_a_fresh_azure_deployment_answers_404_until_it_exists_and_charges_nothing(sim, gateway):
+    g = gateway("azure", deploying_seconds=600, credit_usd=5)
+    assert sim.control.key(g.key)["deploying_seconds"] > 590
+    refused = g.create(model="sora-2-pro")
+    assert refused.status_code == 404
+    assert refused.json() == {"error": {
+        "message": dialects.azure_no_deployment("sora-2-pro"), "type": "video_generation_user_error", "param": None,
+        "code": None}}
+    assert sim.control.key(g.key)["credit_usd"] == 5 and sim.control.counters(g.key)["creates_accepted"] == 0
+    sim.control.set_key(g.key, deploying_seconds=0)  # the deployment is there
+    assert sim.control.key(g.key)["deploying_seconds"] == 0
+    assert g.create().status_code == 200
+    assert sim.control.counters(g.key)["creates_accepted"] == 1
+    with pytest.raises(Exception, match="deploying_seconds"):
+        sim.control.set_key(g.key, deploying_seconds=-1)
 
 
 # every dialect

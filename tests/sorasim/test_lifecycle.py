@@ -76,7 +76,7 @@ def test_it_stops_serving_assets_after_expires_at(sim, key, client):
     with pytest.raises(openai.NotFoundError) as caught:
         client.videos.download_content(video.id)
     assert caught.value.code == "video_expired"
-    assert client.videos.retrieve(video.id).status == "completed"  # the job is still there, its assets are not
+    assert client.videos.retrieve(video.id).status == "expired"  # the job is still there, its assets are not
 
 
 def test_the_admin_api_can_expire_a_video_at_once(sim, client):

@@ -4,7 +4,6 @@ one button (and an audit entry). Staff only."""
 
 import json
 import re
-import uuid
 
 import pytest
 from django.urls import reverse
@@ -12,6 +11,7 @@ from django.urls import reverse
 from providers import presets, tasks
 from providers.audit import AuditEntry
 from providers.models import ApiKey, KeyDetection, KeyTest
+from tests.fixtures.sorasim import dialect_key
 from tests.staff.conftest import key_form
 
 pytestmark = pytest.mark.django_db
@@ -103,15 +103,6 @@ def test_an_empty_model_table_means_everything(staff_client, settings):
     assert staff_client.post(reverse("staff_key_add"), key_form(model_table="")).status_code == 302
     key = ApiKey.objects.get()
     assert key.model_table == {} and set(key.offered_models()) == set(settings.RENDER_MODELS)
-
-
-def dialect_key(sim, dialect, path="/v1"):
-    secret = f"sk-{dialect}-{uuid.uuid4().hex[:12]}"
-    sim.control.set_key(secret, dialect=dialect)
-    key = ApiKey(name=f"{dialect} relay", base_url=sim.url + path, rpm_limit=0, max_concurrent=0)
-    key.secret = secret
-    key.save()
-    return key
 
 
 def test_detect_proposes_and_applies_the_profile(staff_client, staff, sim, django_capture_on_commit_callbacks):

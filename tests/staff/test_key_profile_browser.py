@@ -3,26 +3,17 @@ fills the form through static/js/staff.js (no inline script), the detect result 
 from a real worker, and no page has a console error, a CSP violation or a horizontal scroll."""
 
 import re
-import uuid
 
 import pytest
 
 from providers import tasks
-from providers.models import ApiKey, KeyDetection
+from providers.models import KeyDetection
 from tests.fixtures.browser import DESKTOP, PHONE, Problems, overflow, screenshot
+from tests.fixtures.sorasim import dialect_key
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 VIEWPORTS = [("desktop", DESKTOP), ("phone", PHONE)]
-
-
-def dialect_key(sim, dialect, path="/v1"):
-    secret = f"sk-{dialect}-{uuid.uuid4().hex[:12]}"
-    sim.control.set_key(secret, dialect=dialect)
-    key = ApiKey(name=f"{dialect} gateway", base_url=sim.url + path, rpm_limit=0, max_concurrent=0)
-    key.secret = secret
-    key.save()
-    return key
 
 
 @pytest.mark.parametrize("size_name,viewport", VIEWPORTS)
@@ -34,6 +25,12 @@ def test_choosing_a_preset_fills_the_form(context_factory, staff, size_name, vie
     page.get_by_label("Preset:", exact=True).select_option("azure")
     assert page.get_by_label("Key header:", exact=True).input_value() == "api-key"
     assert page.get_by_label("Base URL:", exact=True).get_attribute("placeholder").endswith("/openai/v1")
+    assert page.get_by_label("Provider:", exact=True).input_value() == "Azure AI Foundry"
+    page.get_by_label("Preset:", exact=True).select_option("newapi")
+    assert page.get_by_label("Provider:", exact=True).input_value() == "new-api / one-api relay"
+    page.get_by_label("Provider:", exact=True).fill("Our relay")  # a label of staff's own stays
+    page.get_by_label("Preset:", exact=True).select_option("litellm")
+    assert page.get_by_label("Provider:", exact=True).input_value() == "Our relay"
     page.get_by_label("Preset:", exact=True).select_option("newapi")
     assert page.get_by_label("Key header:", exact=True).input_value() == ""
     assert not page.get_by_label("List endpoint:", exact=True).is_checked()

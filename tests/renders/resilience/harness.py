@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.management import call_command
 
 from projects.models import Project, Role
-from providers import limiter
+from providers import limiter, presets
 from providers.models import ApiKey
 from quotas.models import Reservation
 from quotas.services import price_per_second
@@ -86,12 +86,26 @@ def make_run(name, sim, live_server, user, *others):
     return Run(name=name, sim=sim, project=project, user=user)
 
 
-def add_key(run, sim_key, live_server, *, dedicated=True, webhooks=True, credit_usd=None, **fields):
-    """An ApiKey for sorasim's key `sim_key` (created there if new), serving the run's project; its webhooks go to
-    the live server. No limits of our own unless given: sorasim's faults are the subject, not our limiter."""
-    values = {"rpm_limit": 0, "max_concurrent": 0, "can_remix_endpoint": True, "has_webhooks": webhooks}
+# each sorasim dialect as a key added with its preset (sorasim/dialects.py, providers/presets.py)
+DIALECT_PRESETS = {"openai": presets.OPENAI, "newapi": presets.NEWAPI, "litellm": presets.LITELLM,
+                   "azure": presets.AZURE}
+DIALECT_PATHS = {"azure": "/openai/v1"}
+
+
+def add_key(run, sim_key, live_server, *, dialect="openai", dedicated=True, webhooks=None, credit_usd=None,
+            **fields):
+    """An ApiKey for sorasim's key `sim_key` (created there if new, speaking `dialect`) with the dialect's preset,
+    serving the run's project; its webhooks (the openai dialect's only: gateways relay none) go to the live server.
+    No limits of our own unless given: sorasim's faults are the subject, not our limiter."""
+    webhooks = dialect == "openai" if webhooks is None else webhooks
+    values = presets.get(DIALECT_PRESETS[dialect]).fields()
+    values.pop("model_table")  # every model, size and length the settings allow
+    values.update({"rpm_limit": 0, "max_concurrent": 0, "has_webhooks": webhooks})
+    if dialect == "openai":
+        values["can_remix_endpoint"] = True
     values.update(fields)
-    key = ApiKey(name=f"{run.name} {sim_key}", base_url=run.sim.api_url, **values)
+    base_url = run.sim.url + DIALECT_PATHS.get(dialect, "/v1")
+    key = ApiKey(name=f"{run.name} {sim_key}", base_url=base_url, **values)
     key.secret = sim_key
     key.webhook_secret = WEBHOOK_SECRET
     key.save()
@@ -99,7 +113,7 @@ def add_key(run, sim_key, live_server, *, dedicated=True, webhooks=True, credit_
         key.projects.add(run.project)
     urls = [live_server.url + f"/webhooks/{key.webhook_uuid}/"] if webhooks else []
     run.control.set_key(sim_key, webhook_urls=urls, webhook_secret=WEBHOOK_SECRET, credit_usd=credit_usd, rpm=0,
-                        valid=True)
+                        valid=True, dialect=dialect)
     run.control.reset_counters(sim_key)
     run.keys[sim_key] = key
     return key
@@ -178,13 +192,24 @@ def check_run(run, worker=None, *, min_completed=None):
         min_completed = len(renders)
     assert by_status[Status.COMPLETED] >= min_completed, describe(run, worker)
 
-    # paid exactly once: sorasim's billed creates are the renders with a provider id, job for job
+    # paid exactly once: sorasim's billed creates are the renders with a provider id, job for job, and the renders
+    # failed "outcome unknown" (a lost create answer on a key without a list: the job may exist, no render owns it)
     created = Render.objects.filter(pk__in=ids).exclude(provider_video_id="")
+    unknown = Render.objects.filter(pk__in=ids, status=Status.FAILED, error_code="outcome_unknown")
     accepted = sum(run.control.counters(name)["creates_accepted"] for name in run.keys)
-    assert accepted == created.count(), f"sorasim billed {accepted} creates for {created.count()} renders with a job"
+    assert accepted <= created.count() + unknown.count(), (
+        f"sorasim billed {accepted} creates for {created.count()} renders with a job and {unknown.count()} whose "
+        "outcome is unknown")
+    assert accepted >= created.count()
     tag = f"[{run.name} #"
-    jobs = {job["id"] for name in run.keys for job in run.control.videos(name) if tag in (job.get("prompt") or "")}
-    assert jobs == set(created.values_list("provider_video_id", flat=True)), "a provider job no render owns"
+    jobs = {job["id"]: job for name in run.keys for job in run.control.videos(name) if tag in (job.get("prompt") or "")}
+    owned = set(created.values_list("provider_video_id", flat=True))
+    assert owned <= set(jobs), "a render owns a job the provider never made"
+    unowned = set(jobs) - owned
+    assert len(unowned) <= unknown.count(), f"{len(unowned)} provider job(s) no render owns: {sorted(unowned)}"
+    for job in jobs.values():  # no job no render owns unless it is an unknown outcome's, checked above
+        assert job["status"] in ("completed", "failed"), f"job {job['id']} is still {job['status']}"
+    check_ended_after_their_jobs(created, jobs)
 
     call_command("check_quotas", stdout=_Sink())
     for key in run.keys.values():
@@ -195,6 +220,21 @@ def check_run(run, worker=None, *, min_completed=None):
         RenderEvent.objects.filter(render__in=ids, kind=EventKind.WEBHOOK).values_list("message", flat=True))
     assert not [wid for wid, n in webhook_events.items() if n > 1], webhook_events
     return by_status
+
+
+def check_ended_after_their_jobs(created, jobs):
+    """No render took its job for finished before the provider finished it (a status word misread as final): the
+    render's first move out of tracking (to downloading or failed) comes after the job's end at sorasim."""
+    for render in created:
+        job = jobs[render.provider_video_id]
+        ended = job["completed_at"] if job["status"] == "completed" else job["fail_at"]
+        judged = (render.events.filter(kind=EventKind.STATUS, status_to__in=(Status.DOWNLOADING, Status.FAILED))
+                  .order_by("created_at").values_list("created_at", flat=True).first())
+        assert judged is not None and ended is not None, (render.pk, job)
+        # completed_at is whole seconds (rounded down): a render that judged it ended later cannot be earlier
+        assert judged.timestamp() >= ended - (0 if job["status"] == "completed" else 0.05), (
+            f"render {render.pk} ended at {judged.timestamp():.3f}, before its job {job['id']} ({job['status']} "
+            f"at {ended})")
 
 
 class _Sink:

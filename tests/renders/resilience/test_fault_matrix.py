@@ -16,7 +16,7 @@ import pytest
 
 from providers import keyadmin
 from providers.models import ApiKey, KeyState
-from renders.models import EventKind, Render, WebhookDelivery
+from renders.models import EventKind, Render, RenderEvent, WebhookDelivery
 from renders.states import NOT_SENT, Status
 from tests.fixtures.sorasim import DEFAULT_ARGS, probe_video, start_sorasim
 from tests.fixtures.waits import wait_for
@@ -67,17 +67,23 @@ class Toggle:
 
 # --- provider faults -------------------------------------------------------------------------------------------
 
+def through_5xx_bursts(run, worker):
+    """The run's renders submitted in two halves while 500, 502 and 503 answers come in bursts; every render
+    final, the fault fired and retried at least 3 times."""
+    with Toggle(run.sim, {"error_rate": 1.0, "error_statuses": [500, 502, 503]}, {"error_rate": 0.0}):
+        run.submit(RENDERS // 2)
+        time.sleep(1.0)
+        run.submit(RENDERS - RENDERS // 2)
+        wait_all_final(run, worker)
+    assert run.fired("error") >= 3
+    assert Render.objects.filter(events__kind=EventKind.RETRY).distinct().count() >= 3
+
+
 def test_5xx_bursts_are_retried_with_backoff_and_a_lasting_fault_fails_and_refunds(
         alice, sim, live_server, matrix_worker, settings):
     run = make_run("5xx", sim, live_server, alice)
     add_key(run, "sk-test-1", live_server)
-    with Toggle(sim, {"error_rate": 1.0, "error_statuses": [500, 502, 503]}, {"error_rate": 0.0}):
-        run.submit(RENDERS // 2)
-        time.sleep(1.0)
-        run.submit(RENDERS - RENDERS // 2)
-        wait_all_final(run, matrix_worker)
-    assert run.fired("error") >= 3
-    assert Render.objects.filter(events__kind=EventKind.RETRY).distinct().count() >= 3
+    through_5xx_bursts(run, matrix_worker)
 
     # a fault that outlasts the retries: the create fails with a reason, refunded (nothing was billed)
     run.control.patch_faults(error_rate=1.0, error_endpoints=["create"])
@@ -173,6 +179,45 @@ def test_short_clips_are_charged_the_seconds_delivered(alice, sim, live_server, 
     clipped = [r for r in run.renders if r.delivered_seconds is not None and r.delivered_seconds < 3.5]
     assert len(clipped) == short  # 3 s delivered of 4 asked: charged 3 s (check_run checks the money)
     check_run(run, matrix_worker)
+
+
+# --- gateways: each other dialect meets a 5xx burst and lost create answers --------------------------------------
+
+GATEWAYS = ["newapi", "litellm", "azure"]
+
+
+@pytest.mark.parametrize("dialect", GATEWAYS)
+def test_a_gateways_5xx_bursts_are_read_in_its_error_shape_and_retried(
+        alice, sim, live_server, matrix_worker, dialect):
+    run = make_run(f"5xx-{dialect}", sim, live_server, alice)
+    add_key(run, f"sk-{dialect}", live_server, dialect=dialect)
+    through_5xx_bursts(run, matrix_worker)
+    # the dialect's own words reached the timeline (not a generic "could not read the answer")
+    assert not RenderEvent.objects.filter(message__icontains="unreadable").exists()
+    check_run(run, matrix_worker, min_completed=RENDERS)
+
+
+@pytest.mark.parametrize("dialect", GATEWAYS)
+def test_a_gateways_lost_create_answers_are_adopted_from_its_list_or_end_as_outcome_unknown(
+        alice, sim, live_server, matrix_worker, dialect):
+    run = make_run(f"lost-create-{dialect}", sim, live_server, alice)
+    key = add_key(run, f"sk-{dialect}", live_server, dialect=dialect)
+    run.control.patch_faults(drop_create_response_rate=0.5)
+    run.submit(RENDERS)
+    wait_all_final(run, matrix_worker)
+    dropped = run.fired("drop_create_response")
+    assert dropped >= 3
+    counters = run.control.counters(f"sk-{dialect}")
+    assert counters["creates_attempted"] == counters["creates_accepted"] == RENDERS  # no create sent twice
+    unknown = Render.objects.filter(status=Status.FAILED, error_code="outcome_unknown")
+    if key.has_list_endpoint:
+        assert Render.objects.filter(events__kind=EventKind.ADOPTED).count() == dropped
+        assert not unknown.exists()
+    else:
+        # no list to adopt from, no webhooks: never sent again; failed, refunded, the possible charge kept for staff
+        assert unknown.count() == dropped
+        assert not Render.objects.filter(events__kind=EventKind.ADOPTED).exists()
+    check_run(run, matrix_worker, min_completed=RENDERS - (0 if key.has_list_endpoint else dropped))
 
 
 # --- keys ------------------------------------------------------------------------------------------------------
