@@ -32,8 +32,10 @@ def seed_sorasim_key(user, stdout, *, env_path=None):
         key = ApiKey.objects.filter(name=SORASIM_KEY_NAME).order_by("pk").first()
         created = key is None
         if created:
+            # no limits of our own: sorasim's (its --rpm, credit and faults) are the ones to meet, as a real
+            # provider's would be; ours would only cap a fresh install at a few renders a minute
             key = ApiKey(name=SORASIM_KEY_NAME, provider="sorasim", has_webhooks=True,
-                         can_remix_endpoint=True, can_remix_by_create=True)
+                         can_remix_endpoint=True, can_remix_by_create=True, rpm_limit=0, max_concurrent=0)
             key.secret = env.get("SORASIM_API_KEY") or "sk-sim-" + secrets.token_urlsafe(32)
             key.webhook_secret = env.get("SORASIM_WEBHOOK_SECRET") or new_webhook_secret()
         key.base_url = sorasim_base_url()

@@ -9,6 +9,7 @@ from django.db import connection
 
 BEAT_TICK_SECONDS = 5.0
 _KEY = "heartbeat:{}"
+STARTED = time.monotonic()  # when this process loaded: the start of its grace for processes not heard from yet
 
 
 def stamp(name):
@@ -40,8 +41,13 @@ def check_broker():
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
+def starting():
+    """Within the start-up grace: a worker or beat that has not stamped yet is starting, not down."""
+    return time.monotonic() - STARTED < settings.HEALTHZ_STARTUP_GRACE_SECONDS
+
+
 def report():
-    """A dict name -> "ok" or the reason it is not."""
+    """A dict name -> "ok", "starting" (no heartbeat yet, within the start-up grace) or the reason it is down."""
     results = {}
     for name, check in (("database", check_database), ("broker", check_broker)):
         try:
@@ -52,7 +58,7 @@ def report():
     for name in ("worker", "beat"):
         a = age(name)
         if a is None:
-            results[name] = "down: no heartbeat yet"
+            results[name] = "starting" if starting() else "down: no heartbeat yet"
         elif a > settings.HEARTBEAT_STALE_SECONDS:
             results[name] = f"down: last heartbeat {a:.0f}s ago"
         else:

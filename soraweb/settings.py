@@ -167,6 +167,8 @@ CELERY_BEAT_SCHEDULER = "soraweb.celery.HeartbeatScheduler"
 # The worker stamps a heartbeat this often; a worker or beat heartbeat older than STALE is "down" on /healthz.
 HEARTBEAT_SECONDS = env_float("HEARTBEAT_SECONDS", 10)
 HEARTBEAT_STALE_SECONDS = env_float("HEARTBEAT_STALE_SECONDS", 60)
+# /healthz says "starting" (200), not "down", for a worker or beat not heard from yet this long after the web started.
+HEALTHZ_STARTUP_GRACE_SECONDS = env_float("HEALTHZ_STARTUP_GRACE_SECONDS", 60)
 
 # --- render pipeline --------------------------------------------------------------------------
 # Every wait of the pipeline is one of these (in seconds), so tests and the fault matrix can shrink them.

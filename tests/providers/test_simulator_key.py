@@ -26,6 +26,7 @@ def test_it_creates_the_sorasim_key_and_writes_env(alice, env_path, settings, mo
     assert key.name == SORASIM_KEY_NAME
     assert key.base_url == "http://127.0.0.1:9123/v1"
     assert key.has_webhooks
+    assert (key.rpm_limit, key.max_concurrent) == (0, 0)  # unlimited on our side: sorasim's limits apply
     assert key.webhook_secret.startswith("whsec_")
     assert len(base64.b64decode(key.webhook_secret.removeprefix("whsec_"))) == 32
     env = envfile.read(env_path)

@@ -23,11 +23,27 @@ def test_it_answers_200_when_everything_is_alive(client):
     assert response.json()["checks"] == {"database": "ok", "broker": "ok", "worker": "ok", "beat": "ok"}
 
 
-def test_it_names_a_missing_worker(client):
+def test_it_names_a_missing_worker(client, settings):
+    settings.HEALTHZ_STARTUP_GRACE_SECONDS = 0
     health.stamp("beat")
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["down"] == ["worker"]
+
+
+def test_a_process_not_heard_from_yet_is_starting_within_the_grace(client, settings, monkeypatch):
+    settings.HEALTHZ_STARTUP_GRACE_SECONDS = 60
+    monkeypatch.setattr(health, "STARTED", time.monotonic() - 5)  # the web started 5 s ago
+    health.stamp("beat")
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "starting", "down": [], "checks": {
+        "database": "ok", "broker": "ok", "worker": "starting", "beat": "ok"}}
+    # a heartbeat that went stale is down at once, grace or not
+    cache.set("heartbeat:beat", time.time() - settings.HEARTBEAT_STALE_SECONDS - 5, timeout=None)
+    assert client.get("/healthz").json()["down"] == ["beat"]
+    monkeypatch.setattr(health, "STARTED", time.monotonic() - 61)  # the grace is over
+    assert client.get("/healthz").json()["down"] == ["beat", "worker"]
 
 
 def test_it_names_a_stale_beat(client, settings):
