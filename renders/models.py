@@ -236,6 +236,10 @@ class WebhookDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["api_key", "webhook_id"], name="webhook_delivery_once"),
         ]
+        indexes = [
+            # the reconciler's question: which deliveries were never applied? (the few, not every one ever stored)
+            models.Index(fields=["received_at"], name="webhook_unapplied", condition=Q(applied_at__isnull=True)),
+        ]
 
     def __str__(self):
         return f"{self.event_type} {self.video_id} ({self.webhook_id})"

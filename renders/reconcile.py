@@ -8,6 +8,7 @@
   and its quota and key slot are released.
 - Renders whose assets expired at the provider before they were stored end as failed ("expired").
 - In-flight renders that nobody holds and nothing is scheduled for get a next attempt (nothing gets stuck).
+- Stored webhook deliveries whose task never ran (the broker was down) are queued again.
 - The key's job-slot counter is resynchronised with the renders that hold a slot.
 """
 
@@ -18,15 +19,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from providers import limiter
 from providers.errors import ProviderError
 from providers.models import KeyLimit
-from renders import pipeline
+from renders import enqueue, pipeline
 from renders.lifecycle import mark_failed, plain_error, take_video_id
-from renders.models import EventKind, Render, prompt_hash
+from renders.models import EventKind, Render, WebhookDelivery, prompt_hash
 from renders.states import IN_FLIGHT, NOT_SENT, Status
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def reconcile():
         "adopted_or_failed": settle_unknown_outcomes(),
         "expired": expire_unstored(),
         "rescheduled": reschedule_orphans(),
+        "webhooks_requeued": requeue_stranded_webhooks(),
         "slots": resync_job_slots(),
     }
 
@@ -224,6 +226,26 @@ def reschedule_orphans():
         .filter(Q(status__in=NOT_SENT) | ~Q(provider_video_id=""))
         .update(next_attempt_at=now, updated_at=now)
     )
+
+
+def requeue_stranded_webhooks():
+    """Stored deliveries whose task never ran (the broker refused it, or its message was lost) for a render that has
+    the delivery's video: queued again, oldest first. A delivery for a video no render has stays, as before, until a
+    render takes that id. Returns how many were queued."""
+    settled_before = timezone.now() - timedelta(seconds=settings.RENDER_WEBHOOK_REQUEUE_AFTER_SECONDS)
+    owned = Render.objects.filter(api_key_id=OuterRef("api_key_id"), provider_video_id=OuterRef("video_id"))
+    stranded = (WebhookDelivery.objects.filter(applied_at__isnull=True, received_at__lte=settled_before)
+                .exclude(video_id="").filter(Exists(owned)).order_by("received_at")
+                .values_list("pk", flat=True)[:PAGE])
+    sent = 0
+    for delivery_id in stranded:
+        try:
+            enqueue.send("apply_webhook", delivery_id)
+        except Exception:  # the broker is still down: the next round
+            log.warning("reconcile: the broker refused webhook delivery %s; next round", delivery_id, exc_info=True)
+            break
+        sent += 1
+    return sent
 
 
 def resync_job_slots():

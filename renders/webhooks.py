@@ -11,6 +11,7 @@ import logging
 
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseBadRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from standardwebhooks import Webhook
@@ -18,7 +19,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from providers.models import ApiKey
 from renders import enqueue
-from renders.models import WebhookDelivery
+from renders.models import Render, WebhookDelivery
+from renders.states import AT_PROVIDER
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,19 @@ HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 def _refuse(key_uuid, reason):
     log.warning("webhook refused for key %s: %s", key_uuid, reason)
     return HttpResponseBadRequest(f"webhook refused: {reason}\n", content_type="text/plain")
+
+
+def apply_soon(delivery):
+    """Queue the delivery's task. With the broker down (Redis restarting) the delivery is stored and answered all
+    the same, and its render is made due now: the dispatcher, which tries every tick, polls it the moment the
+    broker is back (not at the safety-net poll minutes later); the reconciler queues the delivery itself again."""
+    try:
+        enqueue.send("apply_webhook", delivery.pk)
+    except Exception:  # any refusal of the broker: the delivery is kept, the render is due
+        log.warning("webhook %s: the broker refused its task; its render is polled once the broker is back",
+                    delivery.webhook_id, exc_info=True)
+        Render.objects.filter(api_key_id=delivery.api_key_id, provider_video_id=delivery.video_id,
+                              status__in=AT_PROVIDER).update(next_attempt_at=timezone.now())
 
 
 @csrf_exempt
@@ -61,9 +76,7 @@ def webhook(request, key_uuid):
                 api_key=key, webhook_id=webhook_id, event_type=event_type, video_id=video_id, payload=payload,
             )
             if video_id:
-                # robust: with the broker down (Redis restarting) the delivery is stored and answered all the
-                # same; the render's safety-net poll (RENDER_POLL_WITH_WEBHOOKS_SECONDS) then brings the news
-                enqueue.on_commit("apply_webhook", delivery.pk)
+                transaction.on_commit(lambda: apply_soon(delivery))
     except IntegrityError:
         # the same delivery again (a retry, or a concurrent duplicate): it has had its one effect
         return JsonResponse({"status": "duplicate"})

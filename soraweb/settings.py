@@ -230,6 +230,8 @@ RENDER_RECONCILE_AFTER_SECONDS = env_float("RENDER_RECONCILE_AFTER_SECONDS", 20)
 RENDER_RECONCILE_WINDOW_SECONDS = env_float("RENDER_RECONCILE_WINDOW_SECONDS", 300)
 RENDER_RECONCILE_GIVE_UP_SECONDS = env_float("RENDER_RECONCILE_GIVE_UP_SECONDS", 900)
 RENDER_RECONCILE_CLOCK_SKEW_SECONDS = env_float("RENDER_RECONCILE_CLOCK_SKEW_SECONDS", 30)
+# A stored webhook delivery not applied this long after it arrived (its task was lost) is queued again.
+RENDER_WEBHOOK_REQUEUE_AFTER_SECONDS = env_float("RENDER_WEBHOOK_REQUEUE_AFTER_SECONDS", 30)
 # The provider client's timeouts (read, write and pool; connect). A create that times out after it was sent has an
 # unknown outcome, so RENDER_RECONCILE_GIVE_UP_SECONDS must stay well above these (and any provider latency).
 PROVIDER_TIMEOUT_SECONDS = env_float("PROVIDER_TIMEOUT_SECONDS", 30)

@@ -4,13 +4,16 @@ a delivery has one effect however often (and however concurrently) it arrives.""
 import json
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from standardwebhooks import Webhook
 
+from renders import reconcile
 from renders.models import WebhookDelivery
+from renders.states import Status
 
 SECRET = "whsec_RdvaYFYUXuIFuEbvZHwMfYFhUf7aMYjYcmM24+Aj40c="
 OTHER_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk="
@@ -160,3 +163,42 @@ def test_the_same_delivery_concurrently_has_one_effect(key, enqueued):
     assert sorted(results) == ["accepted"] + ["duplicate"] * 5
     assert WebhookDelivery.objects.count() == 1
     assert len(enqueued) == 1
+
+
+@pytest.mark.django_db
+def test_a_delivery_the_broker_refuses_is_kept_and_its_render_is_due_at_once(
+        client, key, make_render, monkeypatch, django_capture_on_commit_callbacks):
+    def broker_down(*args):
+        raise ConnectionRefusedError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr("renders.tasks.apply_webhook.delay", broker_down)
+    later = timezone.now() + timedelta(seconds=300)  # the safety-net poll
+    render = make_render(Status.IN_PROGRESS, api_key=key, provider_video_id="video_abc", next_attempt_at=later)
+    other = make_render(Status.IN_PROGRESS, api_key=key, provider_video_id="video_other", next_attempt_at=later)
+    body = body_for()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, key, body, signed(body))
+    assert response.status_code == 200 and response.json() == {"status": "accepted"}
+    assert WebhookDelivery.objects.get().applied_at is None  # kept for the reconciler
+    render.refresh_from_db()
+    other.refresh_from_db()
+    assert render.next_attempt_at <= timezone.now()  # the dispatcher polls it as soon as the broker is back
+    assert other.next_attempt_at == later
+
+
+@pytest.mark.django_db
+def test_the_reconciler_queues_stranded_deliveries_again(key, make_render, enqueued, settings):
+    settings.RENDER_WEBHOOK_REQUEUE_AFTER_SECONDS = 30
+    render = make_render(Status.IN_PROGRESS, api_key=key, provider_video_id="video_abc")
+    old = timezone.now() - timedelta(seconds=31)
+
+    def stored(webhook_id, video_id, **fields):
+        return WebhookDelivery.objects.create(api_key=key, webhook_id=webhook_id, video_id=video_id,
+                                              event_type="video.completed", **fields)
+
+    stranded = stored("wh_stranded", "video_abc", received_at=old)
+    stored("wh_recent", "video_abc")  # its task may still be on its way
+    stored("wh_applied", "video_abc", received_at=old, applied_at=old, render=render)
+    stored("wh_no_render", "video_nobody_has", received_at=old)  # kept until a render takes that id
+    assert reconcile.requeue_stranded_webhooks() == 1
+    assert enqueued == [(stranded.pk,)]

@@ -6,12 +6,13 @@ Each run (a test) starts from an empty database (transactional_db flushes it) an
 when every render is final, so the worker is idle when the next run begins.
 """
 
+from contextlib import contextmanager
 from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 
-from tests.fixtures.redis_server import redis_server  # noqa: F401 - the fixture, for the Redis restart run
+from tests.fixtures.redis_server import redis_server, start_redis_server  # noqa: F401 - the fixture, for broker runs
 from tests.fixtures.worker import WorkerProcess, purge_queue, worker_env
 
 # Every wait, timeout and reaper age of the pipeline, in seconds: none above 2. Bounds that a healthy run never
@@ -67,8 +68,9 @@ def _matrix_settings(_test_settings, settings, matrix_dirs):
 
 def start_matrix_worker(dirs, *, site_url, **overrides):
     purge_queue()
-    env = worker_env(**MATRIX_PIPELINE, MEDIA_ROOT=dirs.media, RENDER_DOWNLOAD_DIR=dirs.downloads,
-                     SITE_URL=site_url, WORKER_CONCURRENCY=WORKER_CONCURRENCY, **overrides)
+    values = {**MATRIX_PIPELINE, "MEDIA_ROOT": dirs.media, "RENDER_DOWNLOAD_DIR": dirs.downloads, "SITE_URL": site_url,
+              "WORKER_CONCURRENCY": WORKER_CONCURRENCY, **overrides}  # an override replaces a matrix value
+    env = worker_env(**values)
     return WorkerProcess(env, dirs.worker).start()
 
 
@@ -79,3 +81,41 @@ def matrix_worker(django_db_setup, django_db_blocker, live_server, matrix_dirs):
     yield process
     process.stop(timeout=5)  # every render is final: nothing is lost by cutting a slow warm shutdown short
     purge_queue()
+
+
+def point_celery_at(url):
+    """Send this process's tasks (submits, webhooks) to `url`: a fresh connection pool on the new broker."""
+    from kombu import pools
+
+    from soraweb.celery import app
+
+    previous = app.conf.broker_url
+    # kombu keeps pools in a global registry keyed by the connection: closing one in place would hand the same
+    # closed pool back when we switch back to `previous` ("Acquire on closed pool"); reset empties the registry
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.broker_url = url
+    return previous
+
+
+@pytest.fixture(scope="module")
+def own_redis():
+    """The module's own redis-server (tests/fixtures/redis_server.py), free to stop and restart."""
+    with start_redis_server() as server:
+        yield server
+
+
+@contextmanager
+def worker_on_own_redis(dirs, live_server, own_redis, **overrides):
+    """A matrix worker whose broker and cache are `own_redis`, and this process's tasks sent there too."""
+    previous = point_celery_at(own_redis.url())
+    process = start_matrix_worker(dirs, site_url=live_server.url, REDIS_URL=own_redis.url(), **overrides)
+    try:
+        yield process
+    finally:
+        process.stop(timeout=5)  # every render is final: nothing is lost by cutting a slow warm shutdown short
+        if not own_redis.alive:
+            own_redis.start()
+        purge_queue()
+        point_celery_at(previous)

@@ -13,10 +13,8 @@ import pytest
 
 from renders.models import Render
 from renders.states import AT_PROVIDER, Status
-from tests.fixtures.redis_server import start_redis_server
 from tests.fixtures.waits import wait_for
-from tests.fixtures.worker import purge_queue
-from tests.renders.resilience.conftest import start_matrix_worker
+from tests.renders.resilience.conftest import worker_on_own_redis
 from tests.renders.resilience.harness import add_key, check_run, describe, make_run, wait_all_final
 
 pytestmark = [
@@ -28,38 +26,10 @@ pytestmark = [
 RENDERS = 20
 
 
-def _point_celery_at(url):
-    """Send this process's tasks (submits, webhooks) to `url`: a fresh connection pool on the new broker."""
-    from kombu import pools
-
-    from soraweb.celery import app
-
-    previous = app.conf.broker_url
-    # kombu keeps pools in a global registry keyed by the connection: closing one in place would hand the same
-    # closed pool back when we switch back to `previous` ("Acquire on closed pool"); reset empties the registry
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-    app.conf.broker_url = url
-    return previous
-
-
-@pytest.fixture(scope="module")
-def own_redis():
-    with start_redis_server() as server:
-        yield server
-
-
 @pytest.fixture(scope="module")
 def redis_worker(django_db_setup, django_db_blocker, live_server, matrix_dirs, own_redis):
-    previous = _point_celery_at(own_redis.url())
-    process = start_matrix_worker(matrix_dirs, site_url=live_server.url, REDIS_URL=own_redis.url())
-    yield process
-    process.stop(timeout=5)  # every render is final: nothing is lost by cutting a slow warm shutdown short
-    if not own_redis.alive:
-        own_redis.start()
-    purge_queue()
-    _point_celery_at(previous)
+    with worker_on_own_redis(matrix_dirs, live_server, own_redis) as process:
+        yield process
 
 
 @pytest.mark.slow(60)
