@@ -99,7 +99,8 @@ def _label(obj):
 WATCHED = {
     "providers.ApiKey": ("name", "provider", "base_url", "secret_encrypted", "webhook_secret_encrypted",
                          "rpm_limit", "max_concurrent", "can_remix_endpoint", "can_remix_by_create", "has_webhooks",
-                         "state", "auth_header", "preset", "model_table", "reference_as", "has_list_endpoint"),
+                         "state", "auth_header", "preset", "model_table", "reference_as", "has_list_endpoint",
+                         "prices"),
     "quotas.UserAllowance": ("monthly_seconds", "monthly_spend_usd", "concurrent_renders"),
     "quotas.ProjectBudget": ("monthly_budget_usd",),
     "projects.Membership": ("role",),
@@ -139,13 +140,28 @@ def _changes(instance, fields):
         old, new = before[name], getattr(instance, name)
         if old == new:
             continue
-        if name in SECRETS:
+        if name == "prices":
+            changes.extend(price_changes(old, new))
+        elif name in SECRETS:
             what, last4_field = SECRETS[name]
             last4 = getattr(instance, last4_field)
             changes.append(f"{what} replaced (now ••••{last4})" if new else f"{what} removed")
         else:
             changes.append(f"{_name(instance, name)}: {_show(old)} → {_show(new)}")
     return changes
+
+
+def _price(prices, model, size):
+    value = (prices or {}).get(model, {}).get(size)
+    return f"${value} a second" if value not in (None, "") else "default"
+
+
+def price_changes(old, new):
+    """"price of sora-2-pro at 1280x720: default → $0.35 a second", one per model and size whose price changed."""
+    pairs = {(model, size) for prices in (old or {}, new or {}) for model, sizes in prices.items()
+             if isinstance(sizes, dict) for size in sizes}
+    return [f"price of {model} at {size}: {_price(old, model, size)} → {_price(new, model, size)}"
+            for model, size in sorted(pairs) if _price(old, model, size) != _price(new, model, size)]
 
 
 def _saved(sender, instance, created, update_fields=None, **kwargs):
@@ -159,7 +175,8 @@ def _saved(sender, instance, created, update_fields=None, **kwargs):
         if kind == "role":
             record(None, "role.granted", instance, f"{instance.get_role_display().lower()} of {instance.project.name}")
         elif kind == "key":
-            record(None, "key.added", instance, f"{instance.base_url}, API key ••••{instance.secret_last4}")
+            record(None, "key.added", instance, "; ".join([
+                f"{instance.base_url}, API key ••••{instance.secret_last4}", *price_changes({}, instance.prices)]))
         else:
             record(None, f"{kind}.set", instance, "; ".join(
                 f"{_name(instance, n)}: {_show(getattr(instance, n))}" for n in fields))

@@ -27,7 +27,7 @@ from providers.errors import (
     RateLimited,
     VideoNotFound,
 )
-from providers.models import ApiKey, KeyState, KeyTest
+from providers.models import ApiKey, KeyState, KeyTest, clean_prices
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +38,32 @@ class KeyActionRefused(Exception):
 
 # --- add and edit ----------------------------------------------------------------------------------
 
-def add_key(form, actor):
-    """Create the key from a valid KeyForm; renders waiting for a key of its pool look again at once."""
+def add_key(form, actor, prices=None):
+    """Create the key from a valid KeyForm, with `prices` ({model: {size: price}}, see `clean_prices`); renders
+    waiting for a key of its pool look again at once."""
     with transaction.atomic(), audit.acting_as(actor):
-        key = form.save()
+        key = form.save(commit=False)
+        key.prices = clean_prices(prices or {}, key.offered_models())
+        key.save()
+        form.save_m2m()
         woken = announce_available(key)
     return key, woken
 
 
-def update_key(form, actor):
-    """Save a valid KeyForm of an existing key: only the fields it changed (never a stale state or counter)."""
+def update_key(form, actor, prices=None):
+    """Save a valid KeyForm of an existing key: only the fields it changed (never a stale state or counter). With
+    `prices` ({model: {size: price}}), they replace the key's prices; either way prices of models and sizes the key
+    no longer offers are dropped. The audit entry names every change, prices included."""
     key = form.save(commit=False)
     fields = [name for name in form.changed_data if name in {f.name for f in key._meta.concrete_fields}]
     if form.cleaned_data.get("secret"):
         fields += ["secret_encrypted", "secret_last4"]
     if form.cleaned_data.get("webhook_secret"):
         fields += ["webhook_secret_encrypted", "webhook_secret_last4"]
+    kept = clean_prices(key.prices if prices is None else prices, key.offered_models())
+    if kept != key.prices:
+        key.prices = kept
+        fields.append("prices")
     with transaction.atomic(), audit.acting_as(actor):
         if fields:
             key.save(update_fields=[*fields, "updated_at"])

@@ -1,4 +1,5 @@
 import uuid
+from decimal import Decimal, InvalidOperation
 
 import httpx
 from django.conf import settings
@@ -74,6 +75,12 @@ class ApiKey(models.Model):
         blank=True,
         help_text='Empty: every model, size and length the settings allow. Otherwise e.g. {"sora-2": '
         '{"sizes": ["1280x720"], "seconds": [4, 8]}}.',
+    )
+    prices = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='USD per second of video where this key costs other than the site\'s default (QUOTA_PRICES), '
+        'e.g. {"sora-2-pro": {"1280x720": "0.35"}}; a model and size left out costs the default.',
     )
 
     class Meta:
@@ -210,6 +217,13 @@ class ApiKey(models.Model):
             return False
         return bool(allowed) and size in allowed["sizes"] and seconds in allowed["seconds"]
 
+    def price_override(self, model, size):
+        """The USD per second staff set for `model` at `size` on this key (Decimal), or None: the site's default
+        applies (quotas.services.price_per_second resolves the two)."""
+        value = (self.prices or {}).get(model, {})
+        value = value.get(size) if isinstance(value, dict) else None
+        return None if value in (None, "") else Decimal(str(value))
+
     @property
     def takes_new_work(self):
         """Only active keys (and rate-limited ones past their pause) take fresh creates."""
@@ -218,6 +232,35 @@ class ApiKey(models.Model):
         if self.state != KeyState.RATE_LIMITED:
             return False
         return self.paused_until is None or self.paused_until <= timezone.now()
+
+
+PRICE_PLACES = 4
+PRICE_CEILING = Decimal(1_000_000)  # a reservation keeps its price in 10 digits, 4 of them decimal places
+
+
+def clean_prices(prices, offered):
+    """`prices` ({model: {size: price}}) as stored: each price a non-negative decimal with at most PRICE_PLACES
+    places, kept as text ("0.35"), only for the models and sizes in `offered` (ApiKey.offered_models()); blank
+    prices and anything not offered are left out. Raises ValueError naming the first bad price."""
+    cleaned = {}
+    for model, sizes in (prices or {}).items():
+        if model not in offered or not isinstance(sizes, dict):
+            continue
+        for size, value in sizes.items():
+            if size not in offered[model]["sizes"] or value in (None, ""):
+                continue
+            try:
+                price = Decimal(str(value).strip())
+            except InvalidOperation:
+                price = None
+            if (price is None or not price.is_finite() or not 0 <= price < PRICE_CEILING
+                    or price.as_tuple().exponent < -PRICE_PLACES):
+                raise ValueError(f"{model} at {size}: a price in USD per second, 0 or more, with at most "
+                                 f"{PRICE_PLACES} decimal places (e.g. 0.35), not {value!r}.")
+            if price.as_tuple().exponent > -2:
+                price = price.quantize(Decimal("0.01"))  # "0.30", as prices are written
+            cleaned.setdefault(model, {})[size] = f"{price + 0:f}"  # + 0: never "-0"
+    return cleaned
 
 
 def _normalised(values, name):

@@ -10,8 +10,11 @@ Rules the numbers follow:
   refund lands in that month's counters even when it happens in the next month, so a month's total never
   moves a later month's allowance and the ledger balances per month.
 - The charge is the delivered duration rounded half up to a tenth of a second (an MP4 of a 4 s clip may
-  read 3.98 s or 4.02 s), never more than the seconds reserved; money is the reservation's price per
-  second times those seconds, rounded half up to the cent, never more than the money reserved.
+  read 3.98 s or 4.02 s), never more than the seconds reserved; money is those seconds times the price per
+  second of the key that made the video, rounded half up to the cent, never more than the money reserved.
+- Staff price each key (ApiKey.prices; the site's QUOTA_PRICES where a key sets none). The pool picks a render's
+  key after its reservation, so a render reserves at the highest price of the keys that may serve it and settles
+  at its own key's price, never above the reserved one (`reserve_price`, `settlement_price`).
 - Money is Decimal everywhere outside the tables (which hold integer cents and milliseconds).
 """
 
@@ -26,6 +29,7 @@ from django.db.models import F, Q, Sum, Value
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
+from providers.models import ApiKey
 from quotas.models import (
     LedgerEntry,
     ProjectBudget,
@@ -62,18 +66,65 @@ class UnknownPrice(ValueError):
 
 # --- prices and months -------------------------------------------------------------------------
 
-def price_per_second(model, size):
-    """USD per second of video for this model and size (settings.QUOTA_PRICES). A dated alias such as
-    `sora-2-pro-2025-10-06` takes the price of the longest model name it extends."""
+def _priced_name(model):
+    """The model name whose price `model` takes: itself when the site's table (settings.QUOTA_PRICES) names it,
+    else the longest name there it extends as a dated alias (`sora-2-pro-2025-10-06` → `sora-2-pro`)."""
     table = settings.QUOTA_PRICES
-    if model not in table:
-        bases = [name for name in table if model.startswith(name + "-")]
-        if bases:
-            model = max(bases, key=len)
+    if model in table:
+        return model
+    return max((name for name in table if model.startswith(name + "-")), key=len, default=model)
+
+
+def default_price(model, size):
+    """The site's USD per second for this model and size (settings.QUOTA_PRICES); a dated alias takes its base
+    model's price."""
+    name = _priced_name(model)
     try:
-        return Decimal(str(table[model][size]))
+        return Decimal(str(settings.QUOTA_PRICES[name][size]))
     except KeyError:
-        raise UnknownPrice(f"There is no price for {model} at {size}; choose another model or size.") from None
+        raise UnknownPrice(f"There is no price for {name} at {size}; choose another model or size.") from None
+
+
+def price_per_second(model, size, key=None):
+    """USD per second of video for this model and size made with `key`: the price staff set on the key
+    (ApiKey.prices) where there is one, else the site's default (`default_price`). A dated alias takes its base
+    model's price: the key's own for the alias, else the key's own for the base, else the site's."""
+    if key is not None:
+        for name in dict.fromkeys((model, _priced_name(model))):
+            override = key.price_override(name, size)
+            if override is not None:
+                return override
+    return default_price(model, size)
+
+
+def price_range(model, size, keys=()):
+    """(lowest, highest) price per second among `keys`; without keys, the site's default twice."""
+    prices = [price_per_second(model, size, key) for key in keys] or [default_price(model, size)]
+    return min(prices), max(prices)
+
+
+def reserve_price(model, size, keys=()):
+    """The price per second a render reserves at: the highest among `keys`, the keys that may serve it
+    (renders.keypool.pool_for, whatever their state: a disabled key may be enabled while the render waits). The
+    pool picks its key only after the reservation, so the render can never cost more than it reserved; settlement
+    charges the price of the key that made it (see `settlement_price`). Without keys (the render waits for one
+    to be added): the site's default, and settlement never charges more than that."""
+    return price_range(model, size, keys)[1]
+
+
+def settlement_price(render, reservation):
+    """The price per second a completed render is charged at: that of the key that made it, as the key's prices
+    stand at settlement (staff changing a price while a render is in flight change what it costs), but never
+    above the price it reserved at. So a price raised meanwhile, or a key that joined the project after the
+    reservation, charges at most the reserved price, and the charge never exceeds the reservation."""
+    reserved = reservation.price_per_second_usd
+    key = ApiKey.objects.filter(pk=render.api_key_id).first()  # its prices now, not as the render loaded them
+    if key is None:
+        return reserved
+    try:
+        return min(price_per_second(render.model, render.size, key), reserved)
+    except UnknownPrice:  # the site's table lost the entry since the reservation: what was reserved
+        return reserved
 
 
 def to_cents(usd):
@@ -141,6 +192,12 @@ def _fmt_seconds(value):
 
 def _fmt_usd(value):
     return f"${Decimal(value).quantize(Decimal('0.01')):,}"
+
+
+def fmt_price(value):
+    """A price per second: "$0.30", "$0.3125" (at least the cents, at most the 4 places a price may have)."""
+    value = Decimal(value)
+    return f"${value.quantize(Decimal('0.01')) if value == value.quantize(Decimal('0.01')) else value.normalize()}"
 
 
 def _fmt_when(when):
@@ -245,6 +302,23 @@ class Estimate:
     resets_at: datetime
     limits: tuple[LimitStatus, ...]
     count: int = 1  # variations asked for at once; cost_usd is the cost of one
+    # the cheapest key's price: below price_per_second_usd when the keys that may serve the render differ, so the
+    # cost is "up to" cost_usd (what is reserved; the key that makes it decides the charge)
+    lowest_price_per_second_usd: Decimal | None = None
+
+    @property
+    def prices_differ(self):
+        return self.lowest_price_per_second_usd is not None and \
+            self.lowest_price_per_second_usd < self.price_per_second_usd
+
+    @property
+    def price_text(self):
+        """The price per second as "$0.30", with up to 4 decimal places where a key's price has them."""
+        return fmt_price(self.price_per_second_usd)
+
+    @property
+    def lowest_price_text(self):
+        return fmt_price(self.lowest_price_per_second_usd)
 
     @property
     def total_usd(self):
@@ -300,10 +374,12 @@ def _limit_statuses(user, project, *, seconds_ms, cents, month, count=1):
     return tuple(statuses)
 
 
-def estimate(user, project, *, model, size, seconds, count=1):
+def estimate(user, project, *, model, size, seconds, count=1, keys=()):
     """The cost of a render and, per limit, where the user stands now (for the live estimate on the form);
-    with `count`, each limit is asked for that many variations at once (as reserve_all asks)."""
-    price = price_per_second(model, size)
+    with `count`, each limit is asked for that many variations at once (as reserve_all asks). `keys`: the keys
+    that may serve the render (renders.keypool.serving_keys): the cost is what reserve_all will reserve, at the
+    highest of their prices."""
+    lowest, price = price_range(model, size, keys)
     seconds_ms = int(seconds) * 1000
     cents = cost_cents(price, seconds_ms)
     month = month_of()
@@ -311,7 +387,7 @@ def estimate(user, project, *, model, size, seconds, count=1):
         model=model, size=size, seconds=int(seconds), price_per_second_usd=price, cost_usd=cents_to_usd(cents),
         month=month, resets_at=resets_at(month),
         limits=_limit_statuses(user, project, seconds_ms=seconds_ms, cents=cents, month=month, count=count),
-        count=count,
+        count=count, lowest_price_per_second_usd=lowest,
     )
 
 
@@ -333,23 +409,24 @@ def _guarded_add(queryset, used, reserved, amount, limit, **also):
     return queryset.update(**changes) == 1
 
 
-def reserve(render):
+def reserve(render, keys=()):
     """Reserve the render's seconds and money against every limit, or raise QuotaExceeded.
 
-    Call inside the submit transaction, right after the Render row is created. Sets and saves
-    render.cost_estimate_usd. Returns the Reservation (the existing one if the render already has one)."""
-    return reserve_all([render])[0]
+    Call inside the submit transaction, right after the Render row is created, with the keys that may serve it
+    (renders.keypool.pool_for): the money is reserved at the highest of their prices (`reserve_price`). Sets and
+    saves render.cost_estimate_usd. Returns the Reservation (the existing one if the render already has one)."""
+    return reserve_all([render], keys)[0]
 
 
-def reserve_all(renders):
+def reserve_all(renders, keys=()):
     """Reserve several renders of one submission (the variations of a prompt: one author, project, model, size
     and length) all or nothing: each limit's guard asks for all of them in ONE conditional UPDATE, so a limit
     with room for fewer refuses the whole submission (QuotaExceeded, its message saying how many would fit)
     and concurrent submissions can never take more than the room between them.
 
-    Call inside the submit transaction, right after the Render rows are created. Sets and saves each
-    render's cost_estimate_usd. Returns their Reservations in the order given (a render that already has one
-    keeps it and is not counted again)."""
+    Call inside the submit transaction, right after the Render rows are created, with the keys that may serve
+    them (as `reserve`). Sets and saves each render's cost_estimate_usd. Returns their Reservations in the order
+    given (a render that already has one keeps it and is not counted again)."""
     existing = {res.render_id: res for res in Reservation.objects.filter(render_id__in=[r.pk for r in renders])}
     asking = [render for render in renders if render.pk not in existing]
     if not asking:
@@ -359,7 +436,7 @@ def reserve_all(renders):
             first.author_id, first.project_id, first.model, first.size, first.seconds) for r in asking):
         raise ValueError("Renders reserved together share their author, project, model, size and length.")
     count = len(asking)
-    price = price_per_second(first.model, first.size)
+    price = reserve_price(first.model, first.size, keys)
     seconds_ms = int(first.seconds) * 1000
     cents = cost_cents(price, seconds_ms)
     month = month_of()
@@ -440,18 +517,28 @@ def _close(render, *, state, kind, charge, reason=""):
 
 
 def settle(render):
-    """Charge the delivered seconds (render.delivered_seconds, read from the stored MP4), release the rest of
-    the reservation and free the concurrent slot; sets and saves render.charged_usd. A rerun is a no-op."""
+    """Charge the delivered seconds (render.delivered_seconds, read from the stored MP4) at the price of the key
+    that made the render (`settlement_price`), release the rest of the reservation and free the concurrent slot;
+    sets and saves render.charged_usd. A rerun is a no-op."""
     delivered = render.delivered_seconds
     if delivered is None:
         raise ValueError(f"Render {render.pk} has no delivered duration: read it from the stored video first.")
 
+    held = Reservation.objects.filter(render_id=render.pk, state=Reservation.State.HELD).first()
+    if held is None:
+        log.info("settle: render %s holds no reservation; nothing to do", render.pk)
+        return None
+    price = settlement_price(render, held)
+    reason = f"delivered {float(delivered):.2f} s of {render.seconds} s"
+    if price < held.price_per_second_usd:
+        reason += f" at {fmt_price(price)} a second ({render.api_key.name})"
+
     def charge(res):
         ms = billable_ms(delivered, res.seconds_ms)
-        return ms, cost_cents(res.price_per_second_usd, ms)
+        return ms, cost_cents(price, ms)
 
     entry = _close(render, state=Reservation.State.SETTLED, kind=LedgerEntry.Kind.SETTLE, charge=charge,
-                   reason=f"delivered {float(delivered):.2f} s of {render.seconds} s")
+                   reason=reason)
     if entry is None:
         log.info("settle: render %s holds no reservation; nothing to do", render.pk)
         return None

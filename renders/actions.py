@@ -126,8 +126,9 @@ def _submit(user, project, count, *, prompt, model, size, seconds, reference_ima
                 next_attempt_at=timing.after(settings.RENDER_DISPATCH_LEASE_SECONDS),
             ))
         renders.reverse()
-        # all or none: QuotaExceeded propagates, the transaction rolls back, nothing is created
-        quotas.reserve_all(renders)
+        # all or none: QuotaExceeded propagates, the transaction rolls back, nothing is created. At the highest
+        # price of the keys that may serve them: the pool picks the key later
+        quotas.reserve_all(renders, keypool.pool_for(renders[0]))
         what = "Remix submitted" if remix_of else "Retry submitted" if retry_of else "Submitted"
         for render in renders:
             if image is not None:

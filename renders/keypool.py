@@ -43,11 +43,17 @@ def project_keys(project_id):
     return mine or keys
 
 
+def serving_keys(project_id, model, size, seconds):
+    """The keys that may serve a render (not a remix) of the project at this model, size and length, whatever
+    their state, in a stable order: the pool a render of these options gets, and whose prices it reserves at."""
+    return [key for key in project_keys(project_id) if key.offers(model, size, seconds)]
+
+
 def pool_for(render):
     """The keys the render may use, in a stable order."""
     if render.remix_of_id:
         return [render.remix_of.api_key] if render.remix_of.api_key_id else []
-    return [key for key in project_keys(render.project_id) if key.offers(render.model, render.size, render.seconds)]
+    return serving_keys(render.project_id, render.model, render.size, render.seconds)
 
 
 def offered_renders(key):

@@ -13,7 +13,8 @@ from django.conf import settings
 from projects.models import Project
 from providers import presets
 from providers.dialects import normalize_auth_header
-from providers.models import ApiKey
+from providers.models import PRICE_PLACES, ApiKey
+from quotas.services import UnknownPrice, default_price
 
 
 class SecretInput(forms.PasswordInput):
@@ -176,3 +177,75 @@ class KeyForm(forms.ModelForm):
             key.save()
             self._save_m2m()
         return key
+
+
+def price_rows(key):
+    """One row per model and size `key` offers: {"model", "size", "own": the key's price or None, "default": the
+    site's (None where the site has none)}, in the settings' order."""
+    rows = []
+    for model, allowed in key.offered_models().items():
+        for size in allowed["sizes"]:
+            try:
+                default = default_price(model, size)
+            except UnknownPrice:
+                default = None
+            rows.append({"model": model, "size": size, "own": key.price_override(model, size), "default": default})
+    return rows
+
+
+class KeyPriceForm(forms.Form):
+    """The key's prices: one field per model and size the key offers (as the key stands when the form is made,
+    before the key form applies a changed model list), blank for the site's default, which is the placeholder.
+    Anything posted for a model or size the key does not offer is ignored; on save, prices of models or sizes the
+    key no longer offers are dropped (providers.models.clean_prices)."""
+
+    prefix = "price"
+    ERRORS = {
+        "invalid": "Enter a price in USD per second, e.g. 0.35, or leave it empty for the default.",
+        "min_value": "A price cannot be negative: 0 or more.",
+        "max_decimal_places": f"At most {PRICE_PLACES} decimal places, e.g. 0.3125.",
+        "max_digits": "Less than $1,000,000 a second.",
+        "max_whole_digits": "Less than $1,000,000 a second.",
+    }
+
+    def __init__(self, *args, key, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = price_rows(key)
+        for row in self.rows:
+            default = str(row["default"]) if row["default"] is not None else "no default"
+            field = forms.DecimalField(
+                label=f"{row['model']} at {row['size']}", required=False, min_value=0, max_digits=6 + PRICE_PLACES,
+                decimal_places=PRICE_PLACES, initial=row["own"], error_messages=self.ERRORS,
+                widget=forms.TextInput(attrs={"inputmode": "decimal", "placeholder": default, "size": 8,
+                                              "autocomplete": "off"}))
+            row["name"] = self.field_name(row["model"], row["size"])
+            self.fields[row["name"]] = field
+
+    @property
+    def submitted(self):
+        """Whether the post carries the price table: a post without it (a script, an older form) keeps the key's
+        prices as they are; an empty price in it means the default."""
+        return self.is_bound and any(name.startswith(f"{self.prefix}-") for name in self.data)
+
+    def has_changed(self):
+        return self.submitted and super().has_changed()
+
+    @staticmethod
+    def field_name(model, size):
+        return f"{model}__{size}"
+
+    def table(self):
+        """The rows with their bound fields, for the template."""
+        return [{**row, "field": self[row["name"]]} for row in self.rows]
+
+    def prices(self):
+        """{model: {size: Decimal}} of the prices set (after is_valid()), blank ones left out; None when the post
+        carried no price table (keep the key's prices)."""
+        if not self.submitted:
+            return None
+        chosen = {}
+        for row in self.rows:
+            value = self.cleaned_data.get(row["name"])
+            if value is not None:
+                chosen.setdefault(row["model"], {})[row["size"]] = value
+        return chosen

@@ -59,7 +59,8 @@ def _estimate(user, project, values, offer):
     if refused := offer.refusal(model, size, seconds):
         return None, refused["seconds"]
     try:
-        return quotas.estimate(user, project, model=model, size=size, seconds=seconds, count=count), ""
+        keys = keypool.serving_keys(project.pk, model, size, seconds)  # what submit reserves at: the dearest
+        return quotas.estimate(user, project, model=model, size=size, seconds=seconds, count=count, keys=keys), ""
     except quotas.UnknownPrice as e:
         return None, str(e)
 

@@ -12,7 +12,7 @@ from providers import audit, detect, keyadmin, presets
 from providers.keyadmin import KeyActionRefused
 from providers.models import ApiKey, KeyState
 from staff.access import staff_only
-from staff.forms import KeyForm
+from staff.forms import KeyForm, KeyPriceForm, price_rows
 from staff.health import key_health
 
 SECRET_FIELDS = ("secret", "webhook_secret")
@@ -36,13 +36,15 @@ def key_list(request):
 @require_http_methods(["GET", "POST"])
 def key_add(request):
     form = KeyForm(request.POST or None, preset=request.GET.get("preset"))
-    if request.method == "POST" and form.is_valid():
-        key, woken = keyadmin.add_key(form, request.user)
+    prices = KeyPriceForm(request.POST or None, key=ApiKey())  # a key offers everything until its models say
+    if request.method == "POST" and all([form.is_valid(), prices.is_valid()]):
+        key, woken = keyadmin.add_key(form, request.user, prices.prices())
         resumed = f" {woken} waiting render(s) will try it now." if woken else ""
         messages.success(request, f"Added {key.name} (API key ••••{key.secret_last4}).{resumed}")
         return redirect("staff_key", key_id=key.pk)
-    return render(request, "staff/key_form.html", {"form": form, "key": None, "presets": presets.PRESETS.values()},
-                  status=400 if form.errors else 200)
+    return render(request, "staff/key_form.html",
+                  {"form": form, "prices": prices, "key": None, "presets": presets.PRESETS.values()},
+                  status=400 if form.errors or prices.errors else 200)
 
 
 @login_required
@@ -62,6 +64,7 @@ def key_detail(request, key_id):
         "incidents": key.incidents.select_related("resolved_by")[:10],
         "in_flight": key.renders.in_flight().count(),
         "KeyState": KeyState,
+        "price_rows": price_rows(key),
     })
 
 
@@ -71,15 +74,17 @@ def key_detail(request, key_id):
 @require_http_methods(["GET", "POST"])
 def key_edit(request, key_id):
     key = _key(key_id)
+    prices = KeyPriceForm(request.POST or None, key=key)  # first: its rows are what the key offers as saved
     form = KeyForm(request.POST or None, instance=key, preset=request.GET.get("preset"))
-    if request.method == "POST" and form.is_valid():
-        if not form.has_changed():
+    if request.method == "POST" and all([form.is_valid(), prices.is_valid()]):
+        if not form.has_changed() and not prices.has_changed():
             messages.info(request, "Nothing changed.")
         else:
-            keyadmin.update_key(form, request.user)
+            keyadmin.update_key(form, request.user, prices.prices())
             messages.success(request, f"Saved {key.name}.")
         return redirect("staff_key", key_id=key.pk)
-    return render(request, "staff/key_form.html", {"form": form, "key": key}, status=400 if form.errors else 200)
+    return render(request, "staff/key_form.html", {"form": form, "prices": prices, "key": key},
+                  status=400 if form.errors or prices.errors else 200)
 
 
 def _key_action(request, key_id, action, done):
@@ -156,7 +161,7 @@ def key_detect(request, key_id):
     else:
         detection = key.detections.first()
     context = {"key": key, "detection": detection, "preset": presets.get(key.preset),
-               "changes": _proposed_changes(key, detection)}
+               "changes": _proposed_changes(key, detection), "price_rows": price_rows(key)}
     if request.htmx and (request.method == "POST" or request.htmx.target == "key-detect"):
         return render(request, "staff/key_detect.html#key_detect", context)
     return render(request, "staff/key_detect.html", context)

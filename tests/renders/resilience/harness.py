@@ -161,10 +161,13 @@ def wait_status(run, render, statuses, worker=None, timeout=60):
 
 def expected_charge(render):
     """What settlement must charge: the delivered seconds rounded half up to a tenth, capped at the seconds asked,
-    times the price per second, rounded half up to the cent."""
+    times the price per second of the key that made the render, never above the price the render reserved at,
+    rounded half up to the cent."""
     seconds = min(Decimal(render.delivered_seconds).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP),
                   Decimal(render.seconds))
-    return (seconds * price_per_second(render.model, render.size)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    price = min(price_per_second(render.model, render.size, render.api_key),
+                Reservation.objects.get(render=render).price_per_second_usd)
+    return (seconds * price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def check_run(run, worker=None, *, min_completed=None):

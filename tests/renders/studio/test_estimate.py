@@ -43,3 +43,25 @@ def test_viewers_get_403_and_outsiders_404(client, vera, charlie, project):
     assert get(client, project, model="sora-2", size="720x1280", seconds="4").status_code == 403
     client.force_login(charlie)
     assert get(client, project, model="sora-2", size="720x1280", seconds="4").status_code == 404
+
+
+def test_it_shows_what_submit_reserves_up_to_the_dearest_key(client, bob, project, make_key):
+    make_key("cheap", prices={"sora-2-pro": {"1792x1024": "0.40"}})
+    make_key("dear", prices={"sora-2-pro": {"1792x1024": "0.5625"}})
+    client.force_login(bob)
+    html = get(client, project, model="sora-2-pro", size="1792x1024", seconds="8").content.decode()
+    assert "<strong>up to $4.50</strong>" in html  # 8 s x $0.5625, the dearest key's price
+    assert "$0.40 to $0.5625 a second depending on the key that makes it" in html
+    render = actions.submit(bob, project, prompt="a fox", model="sora-2-pro", size="1792x1024", seconds=8)
+    assert str(render.cost_estimate_usd) == "4.50"
+
+    html = get(client, project, model="sora-2-pro", size="1792x1024", seconds="8", variations="2").content.decode()
+    assert "<strong>up to $9.00</strong>" in html and "up to $4.50 each" in html
+
+
+def test_keys_of_one_price_give_a_plain_cost(client, bob, project, make_key):
+    make_key("a", prices={"sora-2": {"720x1280": "0.12"}})
+    make_key("b", prices={"sora-2": {"720x1280": "0.12"}})
+    client.force_login(bob)
+    html = get(client, project, model="sora-2", size="720x1280", seconds="4").content.decode()
+    assert "<strong>$0.48</strong>" in html and "($0.12 a second)" in html and "up to" not in html
