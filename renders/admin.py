@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from renders.models import Render, RenderEvent, WebhookDelivery
+from renders.models import BillingIncident, Render, RenderEvent, WebhookDelivery
+from soraweb.admin import ReadOnlyAdmin
 
 
 class RenderEventInline(admin.TabularInline):
@@ -43,3 +44,12 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(BillingIncident)
+class BillingIncidentAdmin(ReadOnlyAdmin):
+    # staff reconcile these on the staff page "Unknown outcomes", which records who did and what they found
+    list_display = ["render", "api_key", "amount_cents", "opened_at", "resolved_at", "resolved_by", "billed",
+                    "resolution"]
+    list_filter = ["billed", "api_key"]
+    list_select_related = ["render", "api_key", "resolved_by"]

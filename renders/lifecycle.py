@@ -37,6 +37,21 @@ PLAIN_ERRORS = {
 }
 
 
+# A render whose key has no list endpoint and whose create's answer was lost: nothing can show that the provider did
+# not make (and bill) the job, so the words say so; an incident keeps the amount for staff to reconcile.
+MAY_HAVE_BILLED = ("Outcome unknown: the provider never confirmed this render and may have billed it; staff will "
+                   "check with the provider.")
+
+
+def lost_answer_plan(key):
+    """What happens next to a create whose answer was lost, for the render's timeline (renders.timeline reads the
+    first words)."""
+    if key.has_list_endpoint:
+        return "the reconciler will look for the job in the provider's list"
+    return ("this key's provider has no list to look it up in, so it waits for a webhook or for staff to adopt "
+            "the job id")
+
+
 def plain_error(code, provider_message=""):
     """A sentence for people: ours for known codes, with the provider's own words where they help."""
     ours = PLAIN_ERRORS.get(code or "")
@@ -76,14 +91,15 @@ def release_slot(render, key_id=None):
         keypool.wake_next(key_id)
 
 
-def mark_failed(render, code, provider_message="", *, source, request_id="", refund_reason=None):
-    """End the render as failed with a reason people can read; refunds. False if it was already final."""
+def mark_failed(render, code, provider_message="", *, source, request_id="", refund_reason=None, message=None):
+    """End the render as failed with a reason people can read (`message`, else `plain_error`'s); refunds. False if it
+    was already final."""
     reason = refund_reason or (quotas.RefundReason.MODERATION if code == "moderation_blocked"
                                else quotas.RefundReason.REJECTED if code in ("invalid_request", "model_not_found",
                                                                                 "deployment_not_found")
                                else quotas.RefundReason.NO_USABLE_KEY if code == "no_usable_key"
                                else quotas.RefundReason.FAILED)
-    text = plain_error(code, provider_message)
+    text = message or plain_error(code, provider_message)
     return transition(render, Status.FAILED, source=source, request_id=request_id, message=text,
                       event_kind=EventKind.STATUS, refund_reason=reason, error_code=code or "failed",
                       error_message=text)
@@ -203,7 +219,8 @@ def take_video_id(render, video, *, source, message=""):
                 updated_at=timezone.now()):
             return False
         render.refresh_from_db()
-        render.note(EventKind.REQUEST if source != "reconciler" else EventKind.ADOPTED,
+        # a job found later (in the provider's list, or by staff with its id) is adopted; the create's answer is not
+        render.note(EventKind.ADOPTED if source in ("reconciler", "staff") else EventKind.REQUEST,
                     message or f"The provider accepted the job {video.id}.", source=source,
                     request_id=video.request_id or "")
         apply_video(render, video, source=source)

@@ -3,11 +3,12 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from projects.access import get_membership
+from quotas.models import Reservation, cents_to_usd
 from renders.states import FINAL, IN_FLIGHT, Status, can_move
 
 VARIANTS = {
@@ -190,7 +191,7 @@ class EventKind(models.TextChoices):
     RETRY = "retry", "Retry"
     WAIT = "wait", "Wait"
     ERROR = "error", "Error"
-    ADOPTED = "adopted", "Adopted by the reconciler"
+    ADOPTED = "adopted", "Job adopted"  # by the reconciler (found in the list) or by staff (its id entered)
     CANCELED = "canceled", "Canceled"
     DELETED = "deleted", "Deleted"
     NOTE = "note", "Note"
@@ -214,6 +215,68 @@ class RenderEvent(models.Model):
 
     def __str__(self):
         return f"{self.kind}: {self.message}"
+
+
+class BillingIncident(models.Model):
+    """A job the provider may have billed although the render got nothing: its create was sent, no answer came
+    back, and no job was ever attached to it (renders.reconcile.give_up). The author is refunded in full; the amount
+    the provider may have billed counts in the key's spend until staff reconcile it with the provider's own records
+    and note what they found (`resolve`). Opened in the transaction that fails the render, once per render."""
+
+    render = models.OneToOneField(Render, models.PROTECT, related_name="billing_incident")
+    api_key = models.ForeignKey("providers.ApiKey", models.PROTECT, related_name="billing_incidents")
+    # cents, like the ledger: the render's price (its reservation's seconds × price per second)
+    amount_cents = models.BigIntegerField(help_text="What the provider may have billed, in US cents.")
+    opened_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    billed = models.BooleanField(null=True, blank=True, help_text="What staff found at the provider.")
+    resolution = models.CharField(max_length=500, blank=True, help_text="Staff's note.")
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            # resolved means staff said whether the provider billed it
+            models.CheckConstraint(condition=Q(resolved_at__isnull=True, billed__isnull=True)
+                                   | Q(resolved_at__isnull=False, billed__isnull=False),
+                                   name="billing_incident_resolved_with_finding"),
+        ]
+        indexes = [models.Index(fields=["api_key"], name="billing_incident_open",
+                                condition=Q(resolved_at__isnull=True))]
+
+    def __str__(self):
+        return f"Render {self.render_id} may have been billed ${self.amount_usd}"
+
+    @property
+    def is_open(self):
+        return self.resolved_at is None
+
+    @property
+    def amount_usd(self):
+        return cents_to_usd(self.amount_cents)
+
+    @classmethod
+    def open_for(cls, render):
+        """Open the render's incident (call in the transaction that fails it); the one-to-one makes a second call
+        (a racing reconciler pass) a no-op. Returns the incident, new or not."""
+        reservation = Reservation.objects.filter(render_id=render.pk).values_list("cents", flat=True).first()
+        cents = reservation if reservation is not None else int((render.cost_estimate_usd * 100).to_integral_value())
+        try:
+            with transaction.atomic():
+                return cls.objects.create(render=render, api_key_id=render.api_key_id, amount_cents=cents)
+        except IntegrityError:
+            return cls.objects.get(render=render)
+
+    def resolve(self, by, *, billed, note=""):
+        """Staff checked with the provider: close the incident with what they found, once (a conditional UPDATE: two
+        staff resolving at once leave the first one's finding). Returns whether this call closed it."""
+        now = timezone.now()
+        closed = BillingIncident.objects.filter(pk=self.pk, resolved_at__isnull=True).update(
+            resolved_at=now, resolved_by=by, billed=billed, resolution=note[:500])
+        if closed:
+            self.resolved_at, self.resolved_by, self.billed, self.resolution = now, by, billed, note[:500]
+        return bool(closed)
 
 
 class WebhookDelivery(models.Model):

@@ -44,7 +44,15 @@ from providers.errors import (
 )
 from providers.mp4 import Mp4Error, Mp4Scanner
 from renders import enqueue, keypool, timing, watching
-from renders.lifecycle import apply_video, complete_render, mark_failed, plain_error, take_video_id, transition
+from renders.lifecycle import (
+    apply_video,
+    complete_render,
+    lost_answer_plan,
+    mark_failed,
+    plain_error,
+    take_video_id,
+    transition,
+)
 from renders.models import VARIANTS, EventKind, Render, WebhookDelivery, asset_path, prompt_hash
 from renders.states import AT_PROVIDER, NOT_SENT, Status
 
@@ -146,8 +154,7 @@ def send_create(render_id, due=None):
             render.update_if(status=Status.SENDING, heartbeat_at=None, error_code="outcome_unknown",
                              error_message=plain_error("outcome_unknown"))
             render.note(EventKind.ERROR, f"The create was sent but no answer came back ({exc.message}). It is never "
-                        "sent twice: the reconciler will look for the job in the provider's list.",
-                        source="worker", request_id=exc.request_id)
+                        f"sent twice: {lost_answer_plan(key)}.", source="worker", request_id=exc.request_id)
         return
     except ProviderError as exc:
         return create_refused(render, key, exc)

@@ -4,8 +4,10 @@
   not the broker's visibility timeout, recovers a killed worker's work.
 - A create whose outcome is unknown (sent, no answer; or the worker died after the POST) is never sent
   again: the key's job list is searched for an unowned job that matches it (model, size, seconds, prompt,
-  parent, created within the window), which is adopted; with no match after a set time the render fails
-  and its quota and key slot are released.
+  parent, created within the window), which is adopted; with no match after a set time the render fails, its
+  quota and key slot are released, and a billing incident keeps what the provider may have billed. A key without
+  a list waits longer (RENDER_ADOPT_WAIT_SECONDS) for a webhook naming the job, or for staff to adopt the job by
+  its id (renders.unknown_outcomes).
 - Renders whose assets expired at the provider before they were stored end as failed ("expired").
 - In-flight renders that nobody holds and nothing is scheduled for get a next attempt (nothing gets stuck).
 - Stored webhook deliveries whose task never ran (the broker was down) are queued again.
@@ -26,8 +28,8 @@ from providers import limiter
 from providers.errors import ProviderError
 from providers.models import KeyLimit
 from renders import enqueue, pipeline
-from renders.lifecycle import mark_failed, plain_error, take_video_id
-from renders.models import EventKind, Render, WebhookDelivery, prompt_hash
+from renders.lifecycle import MAY_HAVE_BILLED, lost_answer_plan, mark_failed, plain_error, take_video_id
+from renders.models import BillingIncident, EventKind, Render, WebhookDelivery, prompt_hash
 from renders.states import IN_FLIGHT, NOT_SENT, Status
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ def reap_quiet():
     now = timezone.now()
     stale = now - timedelta(seconds=settings.RENDER_HEARTBEAT_STALE_SECONDS)
     count = 0
-    for render in Render.objects.filter(status__in=IN_FLIGHT, heartbeat_at__lt=stale):
+    for render in Render.objects.filter(status__in=IN_FLIGHT, heartbeat_at__lt=stale).select_related("api_key"):
         with transaction.atomic():
             beat = render.heartbeat_at
             quiet = Render.objects.filter(pk=render.pk, status=render.status, heartbeat_at=beat)
@@ -59,8 +61,8 @@ def reap_quiet():
                 if not quiet.update(heartbeat_at=None, error_code="outcome_unknown",
                                     error_message=plain_error("outcome_unknown"), updated_at=now):
                     continue
-                render.note(EventKind.ERROR, "The worker went quiet while sending the create; the reconciler will "
-                            "look for the job in the provider's list.", source="reconciler")
+                render.note(EventKind.ERROR, "The worker went quiet while sending the create; "
+                            f"{lost_answer_plan(render.api_key)}.", source="reconciler")
             elif render.status == Status.SENDING:
                 # accepted (we have the id) but its first news was never applied: poll it
                 render.heartbeat_at = beat
@@ -75,23 +77,28 @@ def reap_quiet():
     return count
 
 
-def _matches(render, video, sent_at, window):
-    if video.size != render.size or str(video.seconds) != str(render.seconds):
-        return False
+def mismatches(render, video, sent_at, window):
+    """How the provider's job differs from the render's create, in words (empty: it may be the render's job). Fields
+    the provider does not show (a relay may leave out the prompt or the creation time) are not held against it."""
+    differences = []
+    if video.size != render.size:
+        differences.append(f"size {video.size} (the render's is {render.size})")
+    if str(video.seconds) != str(render.seconds):
+        differences.append(f"{video.seconds} s (the render's is {render.seconds} s)")
     if video.model and not (video.model == render.model or video.model.startswith(render.model + "-")):
-        return False
+        differences.append(f"model {video.model} (the render's is {render.model})")
     if video.prompt is not None and prompt_hash(video.prompt) != render.prompt_hash:
-        return False
+        differences.append("another prompt")
     if render.remix_of_id and video.remixed_from_video_id != render.remix_of.provider_video_id:
-        return False
+        differences.append("not a remix of the render's parent")
     if not render.remix_of_id and video.remixed_from_video_id:
-        return False
+        differences.append("a remix, and the render is not")
     if video.created_at is not None:
         # our job was created after we stamped create_sent_at (give or take the clocks' skew), within the window
         offset = video.created_at - sent_at.timestamp()
         if offset < -settings.RENDER_RECONCILE_CLOCK_SKEW_SECONDS or offset > window:
-            return False
-    return True
+            differences.append("created at another time than the render's create")
+    return differences
 
 
 def settle_unknown_outcomes():
@@ -100,7 +107,7 @@ def settle_unknown_outcomes():
     done = 0
     for key, renders in _unknown_outcomes_by_key().items():
         if not key.has_list_endpoint:
-            done += settle_without_listing(renders)
+            done += settle_without_listing(key, renders)
             continue
         listing = list_recent_jobs(key, since=renders[0].create_sent_at.timestamp()
                                    - settings.RENDER_RECONCILE_WINDOW_SECONDS)
@@ -166,7 +173,7 @@ def settle_with_listing(key, renders, listing):
     done = 0
     for render in renders:
         sent = render.create_sent_at.timestamp()
-        candidates = [v for v in free if _matches(render, v, render.create_sent_at, window)]
+        candidates = [v for v in free if not mismatches(render, v, render.create_sent_at, window)]
         # the job created nearest to our POST (renders are taken oldest first, so each gets its own)
         match = min(candidates, key=lambda v: abs((v.created_at or sent) - sent), default=None)
         if match is not None:
@@ -178,35 +185,77 @@ def settle_with_listing(key, renders, listing):
     return done
 
 
-def settle_without_listing(renders):
+def settle_without_listing(key, renders):
     """A key with no list endpoint (many relays): a lost create answer cannot be looked up, and it is never sent
-    again. A webhook may still bring the job's id until the give-up time; then the render fails as outcome unknown
-    (refunded: what the provider may have billed is for staff to reconcile with it)."""
-    give_up_before = timezone.now() - timedelta(seconds=settings.RENDER_RECONCILE_GIVE_UP_SECONDS)
-    return sum(give_up(render) for render in renders if render.create_sent_at <= give_up_before)
+    again. A webhook may bring the job (adopt_from_webhooks), or staff may adopt it by its id (renders.unknown_outcomes)
+    until RENDER_ADOPT_WAIT_SECONDS; then the render fails as outcome unknown, refunded, in words that say the provider
+    may have billed it (its billing incident keeps the amount for staff to reconcile with the provider)."""
+    adopted = adopt_from_webhooks(key, renders)
+    give_up_before = timezone.now() - timedelta(seconds=settings.RENDER_ADOPT_WAIT_SECONDS)
+    return len(adopted) + sum(give_up(render, message=MAY_HAVE_BILLED) for render in renders
+                              if render.pk not in adopted and render.create_sent_at <= give_up_before)
 
 
-def adopt(render, video):
+WEBHOOK_JOBS_PER_ROUND = 10  # jobs fetched per key and round, through the limiter
+
+
+def adopt_from_webhooks(key, renders):
+    """A webhook kept for a job no render owns (it arrived before anyone knew the job's id) may be a lost create's: the
+    job is fetched with the key and given to the waiting render it matches. Returns the ids of the renders adopted."""
+    if not key.has_webhooks:
+        return set()
+    since = renders[0].create_sent_at - timedelta(seconds=settings.RENDER_RECONCILE_CLOCK_SKEW_SECONDS)
+    video_ids = list(dict.fromkeys(  # once each, in the order they came
+        WebhookDelivery.objects.filter(api_key=key, applied_at__isnull=True, received_at__gte=since)
+        .exclude(video_id="").order_by("received_at").values_list("video_id", flat=True)))
+    owned = set(Render.objects.filter(api_key=key, provider_video_id__in=video_ids)
+                .values_list("provider_video_id", flat=True))
+    waiting, adopted = list(renders), set()
+    for video_id in [v for v in video_ids if v not in owned][:WEBHOOK_JOBS_PER_ROUND]:
+        if not waiting or limiter.acquire_request(key.pk) > 0:
+            break
+        try:
+            with pipeline.provider_client(key) as client:
+                video = client.retrieve(video_id)
+        except ProviderError as exc:
+            log.warning("reconcile: fetching the job %s of a kept webhook (key %s) failed: %s", video_id, key.pk, exc)
+            continue
+        match = next((r for r in waiting if not mismatches(r, video, r.create_sent_at,
+                                                          settings.RENDER_RECONCILE_WINDOW_SECONDS)), None)
+        if match is None:
+            continue  # another account's job, or one whose render is settled already
+        if adopt(match, video, f"A webhook named the job {video.id}, which matches this render: adopted it (the "
+                               "create's answer was lost; it was not sent again)."):
+            waiting.remove(match)
+            adopted.add(match.pk)
+    return adopted
+
+
+def adopt(render, video, message=None):
     """The render's lost create answer was this job: take its id (it was not sent again)."""
     try:
         return take_video_id(render, video, source="reconciler",
-                             message=f"Found the job {video.id} in the provider's list and adopted it (the create's "
-                                     "answer was lost; it was not sent again).")
+                             message=message or f"Found the job {video.id} in the provider's list and adopted it (the "
+                                                "create's answer was lost; it was not sent again).")
     except IntegrityError:  # another render took it at the same moment
         return False
 
 
-def give_up(render):
-    """Fail (and refund) a render whose create has no job in the provider's list after the give-up time. Only while
-    it is still unresolved: another reconciler pass (ticks may overlap) or the worker's late answer may have given it
-    its job a moment ago, and failing it then would refund a job the provider bills. The conditional UPDATE holds
-    the row until the commit, so an adoption running at the same moment waits for it and then finds it failed."""
+def give_up(render, *, message=None):
+    """Fail (and refund) a render whose create has no job after the give-up time, and open its billing incident in
+    the same transaction: the provider may still have made (and billed) the job. Only while it is still unresolved:
+    another reconciler pass (ticks may overlap), the worker's late answer or staff may have given it its job a moment
+    ago, and failing it then would refund a job the provider bills. The conditional UPDATE holds the row until the
+    commit, so an adoption running at the same moment waits for it and then finds it failed."""
     with transaction.atomic():
         if not Render.objects.filter(pk=render.pk, status=Status.SENDING, provider_video_id="",
                                      heartbeat_at__isnull=True).update(updated_at=timezone.now()):
             return False
         render.refresh_from_db()
-        return mark_failed(render, "outcome_unknown", source="reconciler")
+        if not mark_failed(render, "outcome_unknown", source="reconciler", message=message):
+            return False
+        BillingIncident.open_for(render)
+    return True
 
 
 def expire_unstored():

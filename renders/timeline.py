@@ -23,6 +23,7 @@ SOURCES = {
     "webhook": "told by the provider's webhook",
     "poll": "found by checking with the provider",
     "reconciler": "found by the reconciler",
+    "staff": "by staff",
 }
 
 STORED = "Downloaded and stored."
@@ -147,6 +148,8 @@ NOTE_SENTENCES = [
     (EventKind.REQUEST, "The provider accepted the job", ACCEPTED),
     (EventKind.REQUEST, "Stored the ", STORED),
     (EventKind.ADOPTED, "Found the job", "Found the job in the provider's list (it was not sent twice)."),
+    (EventKind.ADOPTED, "Staff adopted the job", "Staff found the job at the provider (it was not sent twice)."),
+    (EventKind.ADOPTED, "A webhook named the job", "The provider's webhook named the job (it was not sent twice)."),
     (EventKind.RETRY, "Checking on the job failed", "The provider did not answer about the job; asking again."),
     (EventKind.RETRY, "The worker went quiet", "Picked up again after a worker stopped."),
     (EventKind.RETRY, "Fetching the job after the webhook failed",
@@ -160,8 +163,23 @@ NOTE_SENTENCES = [
 ]
 
 
+# a lost create on a key without a list endpoint (renders.lifecycle.lost_answer_plan) starts like one on a key with a
+# list: how the message ends tells them apart
+WAITS_FOR_ADOPTION = "waits for a webhook or for staff to adopt the job id."
+LOST_ANSWER_SENTENCES = {
+    "The create was sent": "The provider did not answer the request; waiting for the job's id from a webhook or "
+                           "from staff (it is never sent twice).",
+    "The worker went quiet": "A worker stopped while sending; waiting for the job's id from a webhook or from "
+                             "staff (it is never sent twice).",
+}
+
+
 def _note_sentence(event):
     message = event.message
+    if event.kind == EventKind.ERROR and message.endswith(WAITS_FOR_ADOPTION):
+        for start, sentence in LOST_ANSWER_SENTENCES.items():
+            if message.startswith(start):
+                return sentence
     if event.kind == EventKind.RETRY and (match := re.match(r"The download failed \(.*\); try (\d+) in ([\d.]+) s",
                                                              message, re.S)):
         return f"The download failed; try {match[1]} in {_seconds(match[2])} s."

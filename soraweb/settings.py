@@ -232,6 +232,10 @@ RENDER_RECONCILE_GIVE_UP_SECONDS = env_float("RENDER_RECONCILE_GIVE_UP_SECONDS",
 RENDER_RECONCILE_CLOCK_SKEW_SECONDS = env_float("RENDER_RECONCILE_CLOCK_SKEW_SECONDS", 30)
 # A stored webhook delivery not applied this long after it arrived (its task was lost) is queued again.
 RENDER_WEBHOOK_REQUEUE_AFTER_SECONDS = env_float("RENDER_WEBHOOK_REQUEUE_AFTER_SECONDS", 30)
+# A key without a list endpoint cannot look a lost create up: the render waits this long for a webhook or for staff
+# to adopt its job id (staff pages: "Unknown outcomes"), then fails as outcome unknown, refunded, with an incident of
+# what the provider may have billed. Generous: adopting is cheaper than reconciling a bill.
+RENDER_ADOPT_WAIT_SECONDS = env_float("RENDER_ADOPT_WAIT_SECONDS", 3600)
 # The provider client's timeouts (read, write and pool; connect). A create that times out after it was sent has an
 # unknown outcome, so RENDER_RECONCILE_GIVE_UP_SECONDS must stay well above these (and any provider latency).
 PROVIDER_TIMEOUT_SECONDS = env_float("PROVIDER_TIMEOUT_SECONDS", 30)

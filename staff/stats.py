@@ -1,18 +1,20 @@
 """The staff dashboard's numbers: where the renders are, why they fail, where the money goes (per day, by user,
-project and key, over 30 days), and the storage each project uses."""
+project and key, over 30 days; per key also what the provider may have billed for renders that got nothing), and the
+storage each project uses."""
 
 from collections import defaultdict
 
 from django.core.files.storage import default_storage
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from projects.models import Project
+from providers.models import ApiKey
 from quotas import charts
 from quotas.models import LedgerEntry, cents_to_usd
 from renders.housekeeping import walk
-from renders.models import Render
+from renders.models import BillingIncident, Render
 from renders.states import IN_FLIGHT, Status
 
 # (name of the dimension, ledger field of its id, ledger field of its label)
@@ -68,6 +70,39 @@ def spend_per_day(days):
                          "spark": charts.sparkline(days, values, fmt=charts.fmt_usd, name=f"spend of {labels[ident]}")})
         tables[name] = sorted(rows, key=lambda r: (-r["total"], r["label"]))
     return site, tables
+
+
+def possibly_billed_by_key():
+    """{key id: {"cents": ..., "count": ...}}: what the provider may have billed for renders that got nothing and
+    staff have not reconciled yet (open billing incidents), per key."""
+    rows = (BillingIncident.objects.filter(resolved_at__isnull=True).values("api_key_id")
+            .annotate(cents=Sum("amount_cents"), count=Count("pk")))
+    return {row["api_key_id"]: {"cents": row["cents"], "count": row["count"]} for row in rows}
+
+
+def with_possibly_billed(key_rows, open_by_key):
+    """The spend-by-key rows, each with what its key may have been billed and is not reconciled (`open_by_key`, from
+    possibly_billed_by_key), plus a row for each key that has only that."""
+    open_by_key = dict(open_by_key)
+    rows = [{**row, "possibly_billed": cents_to_usd(open_by_key.pop(row["id"], {}).get("cents", 0))}
+            for row in key_rows]
+    for key_id, name in ApiKey.objects.filter(pk__in=open_by_key).values_list("pk", "name"):
+        rows.append({"id": key_id, "label": name, "total": cents_to_usd(0), "today": cents_to_usd(0), "spark": None,
+                     "possibly_billed": cents_to_usd(open_by_key[key_id]["cents"])})
+    return rows
+
+
+def key_spend(key, since):
+    """One key's money since `since`: settled charges (the ledger); and for renders that got nothing, what the
+    provider may have billed (open incidents, whenever opened) and what staff found billed when reconciling."""
+    settled = LedgerEntry.objects.filter(render__api_key=key, created_at__gte=since).aggregate(
+        cents=Sum("spend_used_cents", default=0))["cents"]
+    incidents = key.billing_incidents.aggregate(
+        open_cents=Sum("amount_cents", filter=Q(resolved_at__isnull=True), default=0),
+        open_count=Count("pk", filter=Q(resolved_at__isnull=True)),
+        billed_cents=Sum("amount_cents", filter=Q(billed=True, resolved_at__gte=since), default=0))
+    return {"settled": cents_to_usd(settled), "possibly_billed": cents_to_usd(incidents["open_cents"]),
+            "open_incidents": incidents["open_count"], "found_billed": cents_to_usd(incidents["billed_cents"])}
 
 
 def storage_by_project(storage=None):

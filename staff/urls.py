@@ -1,6 +1,6 @@
 from django.urls import path
 
-from staff.views import audit, dashboard, keys
+from staff.views import audit, dashboard, keys, unknown_outcomes
 
 urlpatterns = [
     path("staff/", dashboard.dashboard, name="staff_dashboard"),
@@ -17,4 +17,9 @@ urlpatterns = [
     path("staff/keys/<int:key_id>/detect/<int:detection_id>/apply/", keys.key_detect_apply,
          name="staff_key_detect_apply"),
     path("staff/audit/", audit.audit_log, name="staff_audit"),
+    path("staff/unknown-outcomes/", unknown_outcomes.unknown_outcome_list, name="staff_unknown_outcomes"),
+    path("staff/unknown-outcomes/renders/<int:render_id>/adopt/", unknown_outcomes.render_adopt,
+         name="staff_render_adopt"),
+    path("staff/unknown-outcomes/incidents/<int:incident_id>/resolve/", unknown_outcomes.billing_incident_resolve,
+         name="staff_billing_incident_resolve"),
 ]

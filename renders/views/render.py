@@ -94,7 +94,7 @@ FAILURES = {
     "provider_unavailable": ("The provider is down", "Try again in a while."),
     "deadline": ("The provider did not finish in time", "The provider may be overloaded. Try again in a while."),
     "outcome_unknown": ("The provider never confirmed the job",
-                        "Nothing was charged. Try again; the provider may have been unreachable."),
+                        "Try again; the provider may have been unreachable."),
     "expired": ("Expired at the provider", "The finished video expired before it could be stored. Try again."),
     "not_found": ("Gone at the provider", "The provider no longer has this video. Try again."),
     "download_failed": ("The video could not be stored", "The download kept failing. Try again."),

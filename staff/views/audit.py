@@ -1,4 +1,5 @@
-"""The audit log: who changed which provider key, allowance, budget or project role, and when."""
+"""The audit log: who changed which provider key, allowance, budget or project role, adopted a job for a render or
+reconciled what a provider may have billed, and when."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -8,7 +9,7 @@ from django.views.decorators.http import require_GET
 from providers.models import AuditEntry
 from staff.access import staff_only
 
-TARGET_TYPES = ["key", "allowance", "budget", "role"]
+TARGET_TYPES = ["key", "allowance", "budget", "role", "render"]  # render: a job adopted, a bill reconciled
 
 
 @login_required

@@ -2,20 +2,25 @@
 acknowledged, live test. One screen, one function view; non-staff get 403 (signed out: the sign-in page). Secrets are
 write-only: no page ever shows more than their last 4 characters."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from providers import audit, detect, keyadmin, presets
 from providers.keyadmin import KeyActionRefused
 from providers.models import ApiKey, KeyState
+from staff import stats
 from staff.access import staff_only
 from staff.forms import KeyForm, KeyPriceForm, price_rows
 from staff.health import key_health
 
 SECRET_FIELDS = ("secret", "webhook_secret")
+SPEND_DAYS = 30  # as the dashboard's spend
 
 
 def _key(key_id):
@@ -63,6 +68,8 @@ def key_detail(request, key_id):
         "entries": audit.entries_for(key)[:20],
         "incidents": key.incidents.select_related("resolved_by")[:10],
         "in_flight": key.renders.in_flight().count(),
+        "spend": stats.key_spend(key, since=timezone.now() - timedelta(days=SPEND_DAYS)),
+        "spend_days": SPEND_DAYS,
         "KeyState": KeyState,
         "price_rows": price_rows(key),
     })

@@ -76,8 +76,17 @@ SENTENCES = [
     (EventKind.ERROR, "", "", "The worker went quiet while sending the create; the reconciler will look for the "
      "job in the provider's list.",
      "A worker stopped while sending; looking for the job in the provider's list (it is never sent twice)."),
+    (EventKind.ERROR, "", "", "The create was sent but no answer came back (timed out). It is never sent twice: "
+     "this key's provider has no list to look it up in, so it waits for a webhook or for staff to adopt the job id.",
+     "The provider did not answer the request; waiting for the job's id from a webhook or from staff (it is never "
+     "sent twice)."),
     (EventKind.ADOPTED, "", "", f"Found the job {VIDEO_ID} in the provider's list and adopted it (the create's "
      "answer was lost; it was not sent again).", "Found the job in the provider's list (it was not sent twice)."),
+    (EventKind.ADOPTED, "", "", f"Staff adopted the job {VIDEO_ID}: sam entered its id (the create's answer was "
+     "lost; it was not sent again).", "Staff found the job at the provider (it was not sent twice)."),
+    (EventKind.ADOPTED, "", "", f"A webhook named the job {VIDEO_ID}, which matches this render: adopted it (the "
+     "create's answer was lost; it was not sent again).",
+     "The provider's webhook named the job (it was not sent twice)."),
     # endings
     (EventKind.STATUS, "in_progress", "failed", "The provider no longer has this video.",
      "Failed: The provider no longer has this video."),

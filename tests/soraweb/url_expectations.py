@@ -107,6 +107,10 @@ URLS = {
     "staff_key_detect": Expect(STAFF, methods=("GET", "POST")),
     "staff_key_detect_apply": Expect(STAFF, methods=("POST",)),
     "staff_audit": Expect(STAFF),
+    # unknown outcomes: a POST for a render that no longer waits (or a bad id) redirects with a message
+    "staff_unknown_outcomes": Expect(STAFF),
+    "staff_render_adopt": Expect(STAFF, methods=("POST",), data={"video_id": "video_matrix"}),
+    "staff_billing_incident_resolve": Expect(STAFF, methods=("POST",), data={"billed": "no", "note": "matrix"}),
 }
 
 
@@ -194,3 +198,18 @@ def _detection_id(world):
 
     key = ApiKey.objects.filter(name="Matrix staff key").latest("pk")
     return KeyDetection.objects.create(key=key, outcome=KeyDetection.Outcome.DONE, proposal={"preset": "azure"}).pk
+
+
+@param("incident_id")
+def _incident_id(world):
+    # a failed render of world.project whose provider may have billed it
+    from providers.models import ApiKey
+    from renders.models import BillingIncident, Render
+
+    key = ApiKey(name="Matrix incident key", base_url="http://127.0.0.1:9/v1")
+    key.secret = "sk-matrix-incident-0000"
+    key.save()
+    render = Render.objects.create(project=world.project, author=world.editor, prompt="A lost create", model="sora-2",
+                                   size="1280x720", seconds=4, status="failed", error_code="outcome_unknown",
+                                   api_key=key)
+    return BillingIncident.objects.create(render=render, api_key=key, amount_cents=40).pk

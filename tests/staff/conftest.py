@@ -1,7 +1,8 @@
-"""Staff fixtures: the staff member (sam) signed in, the key form, tasks run eagerly."""
+"""Staff fixtures: the staff member (sam) signed in, the key form, tasks run eagerly, a key on a new-api relay."""
 
 import pytest
 
+from tests.fixtures.sorasim import API_KEY, make_sim_key
 from tests.fixtures.world import WEBHOOK_SECRET
 
 
@@ -29,3 +30,11 @@ def eager_tasks():
     app.conf.task_always_eager = app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
+def relay(sim):
+    """A key on a new-api relay (the shared sorasim speaking its dialect): no list endpoint, no webhooks."""
+    key = make_sim_key(sim, name="relay", provider="new-api", preset="newapi", has_list_endpoint=False)
+    sim.control.set_key(API_KEY, dialect="newapi")
+    return key

@@ -25,7 +25,7 @@ from providers.models import ApiKey
 from quotas.models import Reservation
 from quotas.services import price_per_second
 from renders import actions
-from renders.models import EventKind, Render, RenderEvent
+from renders.models import BillingIncident, EventKind, Render, RenderEvent
 from renders.pipeline import stored_duration
 from renders.states import FINAL, Status
 from tests.fixtures.sorasim import WEBHOOK_SECRET
@@ -199,6 +199,12 @@ def check_run(run, worker=None, *, min_completed=None):
     # failed "outcome unknown" (a lost create answer on a key without a list: the job may exist, no render owns it)
     created = Render.objects.filter(pk__in=ids).exclude(provider_video_id="")
     unknown = Render.objects.filter(pk__in=ids, status=Status.FAILED, error_code="outcome_unknown")
+    # each with its incident of what the provider may have billed, for staff to reconcile (its full price)
+    incidents = BillingIncident.objects.filter(render__in=unknown)
+    assert incidents.count() == unknown.count(), "a render failed as outcome unknown without its billing incident"
+    for incident in incidents.select_related("render"):
+        reserved = Reservation.objects.get(render=incident.render).cents
+        assert (incident.amount_cents, incident.resolved_at) == (reserved, None), incident.render_id
     accepted = sum(run.control.counters(name)["creates_accepted"] for name in run.keys)
     assert accepted <= created.count() + unknown.count(), (
         f"sorasim billed {accepted} creates for {created.count()} renders with a job and {unknown.count()} whose "

@@ -216,6 +216,7 @@ def test_a_gateways_lost_create_answers_are_adopted_from_its_list_or_end_as_outc
     else:
         # no list to adopt from, no webhooks: never sent again; failed, refunded, the possible charge kept for staff
         assert unknown.count() == dropped
+        assert all("may have billed" in render.error_message for render in unknown)
         assert not Render.objects.filter(events__kind=EventKind.ADOPTED).exists()
     check_run(run, matrix_worker, min_completed=RENDERS - (0 if key.has_list_endpoint else dropped))
 

@@ -105,6 +105,14 @@ def test_a_failed_render_says_why_and_offers_to_try_again(client, bob, submitted
     assert f'action="{url("render_retry", render)}"' in box and "Try again" in box
 
 
+def test_a_lost_create_that_may_have_been_billed_says_so_and_that_nothing_was_charged(client, bob, submitted):
+    render = submitted()
+    lifecycle.mark_failed(render, "outcome_unknown", source="reconciler", message=lifecycle.MAY_HAVE_BILLED)
+    box = failure_box(get(client, bob, render))
+    assert "The provider never confirmed the job" in box and "may have billed it" in box
+    assert "Nothing was charged. Try again" in box and "Nothing was charged. Nothing" not in box
+
+
 def test_a_render_that_found_only_keys_without_credit_says_out_of_credit(client, bob, submitted, key, settings):
     key.mark_out_of_credit("insufficient_quota")
     assert key.state == KeyState.OUT_OF_CREDIT

@@ -16,7 +16,7 @@ from projects import services
 from projects.models import Role
 from providers.models import ApiKey, AuditEntry, KeyState
 from renders import actions
-from renders.models import Comment
+from renders.models import BillingIncident, Comment, Render
 from renders.states import FINAL, Status
 from tests.fixtures.browser import screenshot
 from tests.fixtures.sorasim import MODERATE_WORD, make_sim_key
@@ -80,7 +80,7 @@ def world(alice, bob, staff, project, sorasim_shared, live_server, start_worker,
     """The journey's objects, made the way people make them (the renders through the real pipeline)."""
     key = make_sim_key(sorasim_shared, live_server, name="sorasim (local)", can_remix_endpoint=True)
     assert key.has_webhooks
-    worker = start_worker(SITE_URL=live_server.url)
+    worker = start_worker(SITE_URL=live_server.url, RENDER_ADOPT_WAIT_SECONDS="3600")
     parent = actions.submit(alice, project, model="sora-2", size="1280x720", seconds=4,
                             prompt="A wide shot of a red-and-white lighthouse at dawn, waves rolling in, gulls in the "
                                    f"distance; matching the board at {LONG_TOKEN}")
@@ -126,6 +126,15 @@ def world(alice, bob, staff, project, sorasim_shared, live_server, start_worker,
             actor_name="alice.with.a.rather.long.username@example-organisation.com", action="key.edited",
             target_type="key", target_id=long_key.pk, target=long_key.name,
             detail=f"base_url: https://old.example.com/v1/with/a/long/path → {LONG_URL}; rpm_limit 25 → 60")
+    # a create that was never answered, waiting for its job id (its key has no list: the worker leaves it to staff),
+    # and one that failed so: an incident to reconcile
+    production, backup = keys
+    ApiKey.objects.filter(pk=production.pk).update(has_list_endpoint=False)
+    for status, on_key in ((Status.SENDING, production), (Status.FAILED, backup)):
+        lost = Render.objects.create(project=project, author=alice, prompt=parent.prompt, model="sora-2",
+                                     size="1280x720", seconds=4, status=status, api_key=on_key,
+                                     create_sent_at=timezone.now(), error_code="outcome_unknown")
+    BillingIncident.objects.create(render=lost, api_key=backup, amount_cents=40)
     return {"project": project, "parent": parent, "remix": remix, "refused": refused, "keys": [key, *keys],
             "variation": variations[0],
             "invitation": "/invitations/" + invitation_url.rstrip("/").rsplit("/", 1)[1] + "/"}
@@ -167,6 +176,7 @@ def journey(world):
         ("staff key edit", "sam", f"/staff/keys/{long_key.pk}/edit/", 200),
         ("staff key detect", "sam", f"/staff/keys/{long_key.pk}/detect/", 200),
         ("staff audit log", "sam", "/staff/audit/", 200),
+        ("staff unknown outcomes", "sam", "/staff/unknown-outcomes/", 200),
         ("admin", "sam", "/admin/", 200),
     ]
 
