@@ -28,7 +28,14 @@ from providers import limiter
 from providers.errors import ProviderError
 from providers.models import KeyLimit
 from renders import enqueue, pipeline
-from renders.lifecycle import MAY_HAVE_BILLED, lost_answer_plan, mark_failed, plain_error, take_video_id
+from renders.lifecycle import (
+    MAY_HAVE_BILLED,
+    lost_answer_plan,
+    mark_failed,
+    plain_error,
+    take_video_id,
+    transition,
+)
 from renders.models import BillingIncident, EventKind, Render, WebhookDelivery, prompt_hash
 from renders.states import IN_FLIGHT, NOT_SENT, Status
 
@@ -164,9 +171,11 @@ def list_recent_jobs(key, *, since):
 
 def settle_with_listing(key, renders, listing):
     """Give each render the listed job that matches it (created nearest to its create, never one a render already
-    owns), or give it up once the give-up time passed and the listing was complete. Returns how many settled."""
+    owns). A render with no job in a complete listing taken long enough after its create (`resend_after`) was never
+    made by the provider: it is sent again (`resend`), up to RENDER_MAX_ATTEMPTS creates, then given up. Returns how
+    many settled."""
     window = settings.RENDER_RECONCILE_WINDOW_SECONDS
-    give_up_before = timezone.now() - timedelta(seconds=settings.RENDER_RECONCILE_GIVE_UP_SECONDS)
+    give_up_before = timezone.now() - timedelta(seconds=resend_after())
     owned = set(Render.objects.filter(api_key=key, provider_video_id__in=[v.id for v in listing.videos])
                 .values_list("provider_video_id", flat=True))
     free = sorted((v for v in listing.videos if v.id not in owned), key=lambda v: v.created_at or 0)
@@ -181,8 +190,35 @@ def settle_with_listing(key, renders, listing):
             done += adopt(render, match)
         elif listing.complete and render.create_sent_at <= give_up_before:
             # only on the whole list: the job may be on a page this round did not read
-            done += give_up(render)
+            done += resend(render) if render.attempts + 1 < settings.RENDER_MAX_ATTEMPTS else give_up(render)
     return done
+
+
+def resend_after():
+    """Seconds after a create before a listing without its job proves there is none: RENDER_RECONCILE_RESEND_AFTER,
+    never less than twice the client's timeout (a create still on its way could otherwise land after the listing)."""
+    return max(settings.RENDER_RECONCILE_RESEND_AFTER_SECONDS, 2 * settings.PROVIDER_TIMEOUT_SECONDS)
+
+
+def resend(render):
+    """No job for this render in a complete listing taken `resend_after` its create: the provider never made one, so
+    nothing was billed. Back to waiting, its reservation kept, to be sent again at once (on any key of its pool, unless
+    it is a remix), as a refused create is. Only while it is still unresolved (as `give_up`)."""
+    with transaction.atomic():
+        if not Render.objects.filter(pk=render.pk, status=Status.SENDING, provider_video_id="",
+                                     heartbeat_at__isnull=True).update(updated_at=timezone.now()):
+            return False
+        render.refresh_from_db()
+        waited = (timezone.now() - render.create_sent_at).total_seconds()
+        attempt = render.events.filter(status_to=Status.SENDING).count() + 1  # the creates sent so far, and this one
+        fields = {"create_sent_at": None, "heartbeat_at": None, "next_attempt_at": timezone.now(),
+                  "attempts": render.attempts + 1, "error_code": "", "error_message": ""}
+        if not render.remix_of_id:
+            fields["api_key"] = None
+        return transition(render, Status.WAITING, source="reconciler", event_kind=EventKind.RETRY,
+                          message=f"The provider's complete list shows no job for this render {waited:.0f} s after its "
+                                  f"create: the provider never made it (nothing was billed). Sending it again "
+                                  f"(attempt {attempt}).", **fields)
 
 
 def settle_without_listing(key, renders):

@@ -224,11 +224,12 @@ RENDER_KEY_RETRY_SECONDS = env_float("RENDER_KEY_RETRY_SECONDS", 15)
 # "no usable key" and is refunded. QUOTA_MAX_KEY_WAIT_SECONDS is the variable's former name, still read.
 RENDER_MAX_KEY_WAIT_SECONDS = int(env("RENDER_MAX_KEY_WAIT_SECONDS") or env("QUOTA_MAX_KEY_WAIT_SECONDS") or 3600)
 # The reconciler: runs this often; looks for a create whose outcome is unknown after RECONCILE_AFTER; a listed
-# job matches if created within WINDOW of our create; no match after GIVE_UP: failed and released.
+# job matches if created within WINDOW of our create; no match in a complete listing RESEND_AFTER the create (never
+# less than twice PROVIDER_TIMEOUT_SECONDS): the provider never made the job, and the render is sent again.
 RENDER_RECONCILE_INTERVAL_SECONDS = env_float("RENDER_RECONCILE_INTERVAL_SECONDS", 30)
 RENDER_RECONCILE_AFTER_SECONDS = env_float("RENDER_RECONCILE_AFTER_SECONDS", 20)
 RENDER_RECONCILE_WINDOW_SECONDS = env_float("RENDER_RECONCILE_WINDOW_SECONDS", 300)
-RENDER_RECONCILE_GIVE_UP_SECONDS = env_float("RENDER_RECONCILE_GIVE_UP_SECONDS", 900)
+RENDER_RECONCILE_RESEND_AFTER_SECONDS = env_float("RENDER_RECONCILE_RESEND_AFTER_SECONDS", 60)
 RENDER_RECONCILE_CLOCK_SKEW_SECONDS = env_float("RENDER_RECONCILE_CLOCK_SKEW_SECONDS", 30)
 # A stored webhook delivery not applied this long after it arrived (its task was lost) is queued again.
 RENDER_WEBHOOK_REQUEUE_AFTER_SECONDS = env_float("RENDER_WEBHOOK_REQUEUE_AFTER_SECONDS", 30)
@@ -237,7 +238,7 @@ RENDER_WEBHOOK_REQUEUE_AFTER_SECONDS = env_float("RENDER_WEBHOOK_REQUEUE_AFTER_S
 # what the provider may have billed. Generous: adopting is cheaper than reconciling a bill.
 RENDER_ADOPT_WAIT_SECONDS = env_float("RENDER_ADOPT_WAIT_SECONDS", 3600)
 # The provider client's timeouts (read, write and pool; connect). A create that times out after it was sent has an
-# unknown outcome, so RENDER_RECONCILE_GIVE_UP_SECONDS must stay well above these (and any provider latency).
+# unknown outcome: the reconciler's resend waits at least twice PROVIDER_TIMEOUT_SECONDS (and any provider latency).
 PROVIDER_TIMEOUT_SECONDS = env_float("PROVIDER_TIMEOUT_SECONDS", 30)
 PROVIDER_CONNECT_TIMEOUT_SECONDS = env_float("PROVIDER_CONNECT_TIMEOUT_SECONDS", 10)
 # Downloads stream into a part file here (local disk, also with S3 storage) and reach storage only when complete;

@@ -77,12 +77,54 @@ def lost_create(render, key, sent_seconds_ago):
     return render
 
 
-def test_it_gives_up_an_unknown_outcome_after_the_set_time_refunds_and_opens_an_incident(
+def test_a_complete_listing_without_the_job_sends_the_render_again_with_its_reservation_kept(
         submitted_render, key, settings, monkeypatch):
     settings.RENDER_RECONCILE_AFTER_SECONDS = 10
-    settings.RENDER_RECONCILE_GIVE_UP_SECONDS = 100
+    settings.RENDER_RECONCILE_RESEND_AFTER_SECONDS = 100
+    settings.PROVIDER_TIMEOUT_SECONDS = 30
+    assert limiter.acquire_job_slot(key.pk)
+    monkeypatch.setattr("providers.models.ApiKey.client", lambda self, **kw: EmptyList())
+    render = lost_create(submitted_render, key, 99)  # not long enough after the create: the listing proves nothing
+    reconcile.settle_unknown_outcomes()
+    render.refresh_from_db()
+    assert (render.status, render.provider_video_id) == (Status.SENDING, "")
+
+    render = lost_create(submitted_render, key, 101)
+    reconcile.settle_unknown_outcomes()
+    render.refresh_from_db()
+    assert (render.status, render.api_key, render.create_sent_at, render.error_code) == (Status.WAITING, None, None, "")
+    assert render.next_attempt_at <= timezone.now() and render.attempts == 1
+    event = render.events.filter(kind=EventKind.RETRY, source="reconciler").get()
+    assert "shows no job for this render 101 s after its create" in event.message
+    assert "(attempt 1)" in event.message  # no create of this render was recorded as sent before
+    assert Reservation.objects.get(render=render).state == Reservation.State.HELD
+    assert limiter.jobs_in_flight(key.pk) == 0 and not BillingIncident.objects.exists()
+    call_command("check_quotas")
+
+
+def test_the_resend_waits_at_least_twice_the_clients_timeout(submitted_render, key, settings, monkeypatch):
+    settings.RENDER_RECONCILE_AFTER_SECONDS = 0
+    settings.RENDER_RECONCILE_RESEND_AFTER_SECONDS = 0
+    settings.PROVIDER_TIMEOUT_SECONDS = 30
+    monkeypatch.setattr("providers.models.ApiKey.client", lambda self, **kw: EmptyList())
+    render = lost_create(submitted_render, key, 59)
+    reconcile.settle_unknown_outcomes()
+    render.refresh_from_db()
+    assert render.status == Status.SENDING  # a create 59 s old may still land: 60 s at least
+    render = lost_create(submitted_render, key, 61)
+    reconcile.settle_unknown_outcomes()
+    render.refresh_from_db()
+    assert render.status == Status.WAITING
+
+
+def test_after_the_last_attempt_it_gives_up_refunds_and_opens_an_incident(
+        submitted_render, key, settings, monkeypatch):
+    settings.RENDER_RECONCILE_AFTER_SECONDS = 10
+    settings.RENDER_RECONCILE_RESEND_AFTER_SECONDS = 100
+    settings.RENDER_MAX_ATTEMPTS = 3
     assert limiter.acquire_job_slot(key.pk)
     lost_create(submitted_render, key, 101)
+    Render.objects.filter(pk=submitted_render.pk).update(attempts=2)  # two creates before this one
     monkeypatch.setattr("providers.models.ApiKey.client", lambda self, **kw: EmptyList())
     reconcile.settle_unknown_outcomes()
     submitted_render.refresh_from_db()
@@ -100,7 +142,7 @@ def test_it_gives_up_an_unknown_outcome_after_the_set_time_refunds_and_opens_an_
 def test_without_a_list_endpoint_it_waits_for_staff_longer_then_fails_as_possibly_billed(
         submitted_render, make_render, key, settings, monkeypatch):
     settings.RENDER_RECONCILE_AFTER_SECONDS = 10
-    settings.RENDER_RECONCILE_GIVE_UP_SECONDS = 100
+    settings.RENDER_RECONCILE_RESEND_AFTER_SECONDS = 100
     settings.RENDER_ADOPT_WAIT_SECONDS = 1000
     key.has_list_endpoint = False
     key.save()

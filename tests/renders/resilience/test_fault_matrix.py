@@ -20,7 +20,7 @@ from renders.models import EventKind, Render, RenderEvent, WebhookDelivery
 from renders.states import NOT_SENT, Status
 from tests.fixtures.sorasim import DEFAULT_ARGS, probe_video, start_sorasim
 from tests.fixtures.waits import wait_for
-from tests.renders.resilience.harness import add_key, check_run, make_run, wait_all_final
+from tests.renders.resilience.harness import add_key, check_run, describe, make_run, wait_all_final
 
 pytestmark = [
     pytest.mark.slow(100),  # each run; the longest measured under load: 98 s (a key turned invalid)
@@ -103,8 +103,9 @@ def test_latency_spikes_time_out_calls_that_are_retried_and_creates_that_the_rec
     run = make_run("latency", sim, live_server, alice)
     add_key(run, "sk-test-1", live_server)
     # 1.5 s of latency against a 1 s client timeout: polls and downloads time out (retried with backoff), and
-    # creates time out after they were sent (outcome unknown: never sent again; the reconciler adopts the job if
-    # the provider made one, else the render fails as "outcome unknown" and is refunded: nothing was billed)
+    # creates time out after they were sent (outcome unknown: never sent again blindly; the reconciler adopts the
+    # job if the provider made one, else, once a complete listing taken twice the client's timeout later shows none,
+    # the render is sent again: the provider never made a job, so nothing was billed)
     spike = {"latency_ms": 1500, "latency_endpoints": ["create", "retrieve", "content"]}
     with Toggle(sim, spike, {"latency_ms": 0}, on=1.5, off=2.0):
         run.submit(RENDERS // 2)
@@ -117,7 +118,10 @@ def test_latency_spikes_time_out_calls_that_are_retried_and_creates_that_the_rec
     for render in Render.objects.filter(status=Status.FAILED):
         assert (render.error_code, render.provider_video_id) == ("outcome_unknown", ""), render.error_code
     counters = run.control.counters("sk-test-1")
-    assert counters["creates_attempted"] == RENDERS  # a create that timed out was never sent again
+    resent = RenderEvent.objects.filter(kind=EventKind.RETRY, source="reconciler",
+                                        message__contains="Sending it again").count()
+    # a create is sent again only where a complete listing proved it made no job
+    assert counters["creates_attempted"] == RENDERS + resent
     check_run(run, matrix_worker, min_completed=RENDERS // 4)
 
 
@@ -327,6 +331,29 @@ def _partial_video(downloads):
 
 def _sending():
     return Render.objects.filter(status=Status.SENDING).exists()
+
+
+def _create_on_the_wire():
+    return Render.objects.filter(status=Status.SENDING, provider_video_id="", heartbeat_at__isnull=False).exists()
+
+
+def test_a_worker_killed_while_its_create_is_on_the_wire_loses_no_render_and_pays_once(
+        alice, sim, live_server, matrix_worker):
+    run = make_run("killed-create", sim, live_server, alice)
+    add_key(run, "sk-test-1", live_server)
+    # each create takes 0.8 s at the provider (under the client's 1 s timeout): a kill lands while one is on its way
+    run.control.patch_faults(latency_ms=800, latency_endpoints=["create"])
+    run.submit(RENDERS)
+    for _ in range(3):
+        wait_for(_create_on_the_wire, 60, "a create on its way to the provider", every=0.005)
+        matrix_worker.kill()  # SIGKILL: the answer, if one comes, reaches nobody
+        matrix_worker.restart()
+    wait_all_final(run, matrix_worker, timeout=120)
+    # the reconciler found each lost create's job in the list (adopted), or proved there was none (sent again)
+    assert run.statuses() == {Status.COMPLETED: RENDERS}, describe(run, matrix_worker)
+    quiet = Render.objects.filter(events__source="reconciler", events__message__contains="quiet while sending")
+    assert quiet.distinct().count() >= 3
+    check_run(run, matrix_worker)  # paid once: sorasim's billed jobs are exactly the renders' jobs
 
 
 def test_a_worker_killed_while_downloading_is_recovered_without_a_second_create(

@@ -39,7 +39,7 @@ def test_a_stale_message_cannot_cut_a_backoff_short(alice, project, sim_key):
 
 def test_the_reconciler_never_fails_a_render_that_another_pass_just_adopted(alice, project, sim_key, settings):
     settings.RENDER_RECONCILE_AFTER_SECONDS = 0
-    settings.RENDER_RECONCILE_GIVE_UP_SECONDS = 0
+    settings.RENDER_RECONCILE_RESEND_AFTER_SECONDS = 0
     sim_key.control.patch_faults(drop_create_response_rate=1.0)
     render = submit(alice, project)
     pipeline.send_create(render.pk)
