@@ -1,10 +1,12 @@
 import hashlib
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from projects.access import get_membership
@@ -82,6 +84,10 @@ class Render(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # Set while a worker holds the render; a stale one means the worker died (the reaper resumes the work).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The worker process (a WorkerBeat's name) that last claimed the render: it holds it while heartbeat_at is set.
+    # Its beat, not the render's heartbeat (which a long download stamps only while bytes flow), tells in seconds
+    # that it died. Left as it is on release: without a heartbeat it holds nothing.
+    claimed_by = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Tries of the current step.")
     create_sent_at = models.DateTimeField(null=True, blank=True)
     prompt_hash = models.CharField(max_length=64, blank=True)
@@ -102,6 +108,8 @@ class Render(models.Model):
             # the dispatcher's question: what is due? (only the few renders with a pending wait)
             models.Index(fields=["next_attempt_at"], name="render_due",
                          condition=Q(next_attempt_at__isnull=False)),
+            # the reaper's question: which renders does a worker hold? (only the few held ones are indexed)
+            models.Index(fields=["claimed_by"], name="render_held", condition=Q(heartbeat_at__isnull=False)),
             # the variations page's question: the renders of this group (only grouped renders are indexed)
             models.Index(fields=["variation_group"], name="render_variations",
                          condition=Q(variation_group__isnull=False)),
@@ -181,6 +189,39 @@ class Render(models.Model):
     def note(self, kind, message, *, source="", request_id=""):
         # not a status change: the statuses stay blank so the timeline's status moves are the STATUS events
         return self.events.create(kind=kind, message=message, source=source, request_id=request_id or "")
+
+
+class WorkerBeat(models.Model):
+    """One worker process that claims renders (a prefork pool's child, or a solo worker), beating every
+    WORKER_BEAT_SECONDS (renders.workers). A beat older than WORKER_DEAD_AFTER_SECONDS, or a stop, says the process
+    is gone, and the reaper resumes what it held at once, not after RENDER_HEARTBEAT_STALE_SECONDS.
+
+    Times are the database's clock (Now()), so several hosts' clocks never make a live worker look dead."""
+
+    name = models.CharField(max_length=255, unique=True)  # host:pid:random, never reused
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(db_default=Now())
+    beat_at = models.DateTimeField(db_default=Now())
+    stopped_at = models.DateTimeField(null=True, blank=True)  # a clean exit: it holds nothing any more
+
+    class Meta:
+        indexes = [models.Index(fields=["beat_at"], name="workerbeat_beat")]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def dead(cls):
+        """The workers gone: stopped, or silent longer than WORKER_DEAD_AFTER_SECONDS (by the database's clock)."""
+        silent = Now() - timedelta(seconds=settings.WORKER_DEAD_AFTER_SECONDS)
+        return cls.objects.filter(Q(stopped_at__isnull=False) | Q(beat_at__lt=silent))
+
+    @classmethod
+    def forget_gone(cls):
+        """Remove the rows of workers gone for a day (every restart adds rows, one per pool child): whatever they
+        held was resumed long ago, if not by their death then by its stale heartbeat."""
+        return cls.objects.filter(beat_at__lt=Now() - timedelta(days=1)).delete()[0]
 
 
 class EventKind(models.TextChoices):

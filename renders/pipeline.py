@@ -43,7 +43,7 @@ from providers.errors import (
     VideoNotFound,
 )
 from providers.mp4 import Mp4Error, Mp4Scanner
-from renders import enqueue, keypool, timing, watching
+from renders import enqueue, keypool, timing, watching, workers
 from renders.lifecycle import (
     apply_video,
     complete_render,
@@ -65,7 +65,8 @@ def _stale_before():
 
 def claim(render_id, statuses, due=None):
     """Hold the render for this worker: a conditional UPDATE that only one worker wins while the render
-    has one of `statuses` and no live worker holds it. Returns the render, or None (nothing to do).
+    has one of `statuses` and no live worker holds it. Returns the render, or None (nothing to do). The render
+    records which worker process holds it (claimed_by), so the reaper resumes it as soon as that process dies.
 
     `due` (an ISO timestamp, from the message) is the next_attempt_at the message was sent for: when given, the
     render must still have it, so a message that a newer wait (a backoff, a rate-limit pause) or a newer dispatch
@@ -76,7 +77,7 @@ def claim(render_id, statuses, due=None):
         rows = rows.filter(next_attempt_at=timing.parse_due(due))
     claimed = (
         rows.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before()))
-        .update(heartbeat_at=now, next_attempt_at=None)
+        .update(heartbeat_at=now, next_attempt_at=None, claimed_by=workers.name())
     )
     if not claimed:
         return None

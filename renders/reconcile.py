@@ -1,7 +1,7 @@
 """The reconciler (periodic): settles what no single step can.
 
-- Renders whose worker went quiet (a stale heartbeat: the worker was killed or hung) are resumed. This,
-  not the broker's visibility timeout, recovers a killed worker's work.
+- Renders whose worker went quiet (its process stopped beating: killed; or a stale heartbeat: hung) are resumed.
+  This, not the broker's visibility timeout, recovers a killed worker's work.
 - A create whose outcome is unknown (sent, no answer; or the worker died after the POST) is never sent
   again: the key's job list is searched for an unowned job that matches it (model, size, seconds, prompt,
   parent, created within the window), which is adopted; with no match after a set time the render fails, its
@@ -27,7 +27,7 @@ from django.utils import timezone
 from providers import limiter
 from providers.errors import ProviderError
 from providers.models import KeyLimit
-from renders import enqueue, pipeline
+from renders import enqueue, pipeline, workers
 from renders.lifecycle import (
     MAY_HAVE_BILLED,
     lost_answer_plan,
@@ -36,7 +36,7 @@ from renders.lifecycle import (
     take_video_id,
     transition,
 )
-from renders.models import BillingIncident, EventKind, Render, WebhookDelivery, prompt_hash
+from renders.models import BillingIncident, EventKind, Render, WebhookDelivery, WorkerBeat, prompt_hash
 from renders.states import IN_FLIGHT, NOT_SENT, Status
 
 log = logging.getLogger(__name__)
@@ -56,13 +56,22 @@ def reconcile():
 
 
 def reap_quiet():
+    """Resume the renders whose worker went quiet: held by a worker process that is dead (its beat stopped, within
+    seconds: renders.workers), or whose own heartbeat is older than RENDER_HEARTBEAT_STALE_SECONDS (a worker alive
+    but stuck, or one that records no beat). A render held by a beating worker is left alone however long its
+    download has been silent. Runs on its own short beat entry (RENDER_REAP_INTERVAL_SECONDS) and in reconcile()."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.RENDER_HEARTBEAT_STALE_SECONDS)
+    quiet_ones = Q(heartbeat_at__lt=stale)
+    if workers.may_judge_others():
+        quiet_ones |= Q(claimed_by__in=WorkerBeat.dead().values("name"))
+    held = Render.objects.filter(heartbeat_at__isnull=False, status__in=IN_FLIGHT)
     count = 0
-    for render in Render.objects.filter(status__in=IN_FLIGHT, heartbeat_at__lt=stale).select_related("api_key"):
+    for render in held.filter(quiet_ones).select_related("api_key"):
         with transaction.atomic():
             beat = render.heartbeat_at
-            quiet = Render.objects.filter(pk=render.pk, status=render.status, heartbeat_at=beat)
+            quiet = Render.objects.filter(pk=render.pk, status=render.status, heartbeat_at=beat,
+                                          claimed_by=render.claimed_by)
             if render.status == Status.SENDING and not render.provider_video_id:
                 # the POST may have left: never send it again; look for the job instead
                 if not quiet.update(heartbeat_at=None, error_code="outcome_unknown",
@@ -81,6 +90,7 @@ def reap_quiet():
                     continue
                 render.note(EventKind.RETRY, "The worker went quiet; resuming.", source="reconciler")
             count += 1
+    WorkerBeat.forget_gone()
     return count
 
 

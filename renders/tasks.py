@@ -43,3 +43,8 @@ def dispatch_due_renders():
 @shared_task
 def reconcile_renders():
     return reconcile.reconcile()
+
+
+@shared_task
+def reap_quiet_renders():
+    return reconcile.reap_quiet()

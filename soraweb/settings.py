@@ -190,11 +190,17 @@ RENDER_DISPATCH_INTERVAL_SECONDS = env_float("RENDER_DISPATCH_INTERVAL_SECONDS",
 # ...and sends a due render's task again if no worker has picked it up after this long (a lost message).
 RENDER_DISPATCH_LEASE_SECONDS = env_float("RENDER_DISPATCH_LEASE_SECONDS", 60)
 RENDER_DISPATCH_BATCH = int(env("RENDER_DISPATCH_BATCH", 200))
-# A worker holding a render refreshes its heartbeat; silent this long, it is presumed dead and the
-# reconciler resumes the work (this, not the broker's visibility timeout, recovers a killed worker's renders).
-# Must exceed the longest provider call (the client's timeouts).
+# A worker holding a render refreshes its heartbeat (a download, while bytes flow); silent this long, the render is
+# resumed even though its worker still beats (a hung task). This and the worker beats below, not the broker's
+# visibility timeout, recover a killed worker's renders. Must exceed the longest provider call (the client's timeouts).
 RENDER_HEARTBEAT_SECONDS = env_float("RENDER_HEARTBEAT_SECONDS", 5)
 RENDER_HEARTBEAT_STALE_SECONDS = env_float("RENDER_HEARTBEAT_STALE_SECONDS", 180)
+# Each worker process that claims renders stamps its own beat this often (renders.workers); silent for DEAD_AFTER, it
+# is dead, and the reaper (every REAP_INTERVAL) resumes what it held at once instead of after the stale heartbeat
+# above: a killed worker's renders move again within DEAD_AFTER + REAP_INTERVAL + a dispatch.
+WORKER_BEAT_SECONDS = env_float("WORKER_BEAT_SECONDS", 5)
+WORKER_DEAD_AFTER_SECONDS = env_float("WORKER_DEAD_AFTER_SECONDS", 15)
+RENDER_REAP_INTERVAL_SECONDS = env_float("RENDER_REAP_INTERVAL_SECONDS", 5)
 # Polling: the first poll after the create; then the provider's openai-poll-after-ms hint (or our own
 # backoff without one), never sooner than MIN nor later than MAX. With webhooks, polls are a rare safety net.
 RENDER_POLL_INITIAL_SECONDS = env_float("RENDER_POLL_INITIAL_SECONDS", 10)
@@ -411,6 +417,8 @@ CELERY_BEAT_SCHEDULE = {
                          "options": {"expires": max(2 * RENDER_DISPATCH_INTERVAL_SECONDS, 2)}},
     "renders-reconcile": {"task": "renders.tasks.reconcile_renders", "schedule": RENDER_RECONCILE_INTERVAL_SECONDS,
                           "options": {"expires": max(2 * RENDER_RECONCILE_INTERVAL_SECONDS, 2)}},
+    "renders-reap": {"task": "renders.tasks.reap_quiet_renders", "schedule": RENDER_REAP_INTERVAL_SECONDS,
+                     "options": {"expires": max(2 * RENDER_REAP_INTERVAL_SECONDS, 2)}},
     "providers-key-incidents": {"task": "providers.tasks.sweep_key_incidents", "schedule": KEY_INCIDENT_SWEEP_SECONDS,
                                 "options": {"expires": max(KEY_INCIDENT_SWEEP_SECONDS, 1)}},
     "renders-housekeeping": {"task": "renders.housekeeping.sweep_storage", "schedule": HOUSEKEEPING_INTERVAL_SECONDS,
@@ -423,4 +431,5 @@ CELERY_TASK_QUEUES = {"celery": {}, "periodic": {}}  # bound to the default exch
 CELERY_TASK_ROUTES = {
     "renders.tasks.dispatch_due_renders": {"queue": "periodic"},
     "renders.tasks.reconcile_renders": {"queue": "periodic"},
+    "renders.tasks.reap_quiet_renders": {"queue": "periodic"},
 }
