@@ -285,6 +285,13 @@ class KeyLimit(models.Model):
 
     key = models.OneToOneField(ApiKey, models.CASCADE, primary_key=True, related_name="limit")
     jobs_in_flight = models.PositiveIntegerField(default=0)
+    # The reconciler's listings of the key's jobs while creates on it have an unknown outcome (renders.reconcile):
+    # while the same renders wait and listings settle none of them, the next listing waits longer (the gap doubles
+    # up to RENDER_RECONCILE_LIST_MAX_GAP_SECONDS). Here, not in a cache, because any worker process may reconcile.
+    next_listing_at = models.DateTimeField(null=True, blank=True)
+    listing_gap_seconds = models.FloatField(default=0)
+    listed_renders = models.JSONField(default=list, blank=True,
+                                      help_text='The renders the last listing was for, as "id@create time".')
 
     def __str__(self):
         return f"{self.key_id}: {self.jobs_in_flight} jobs in flight"

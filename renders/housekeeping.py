@@ -1,16 +1,20 @@
 """Housekeeping (periodic): storage holds only files that a render still needs.
 
 - Stored files of deleted renders are removed (the delete enqueued that already; this catches a lost message).
+- Part files of downloads (RENDER_DOWNLOAD_DIR) that no attempt holding its render writes: an attempt removes what
+  earlier ones of its render left, so this catches those of renders that ended another way after a worker was killed.
 - Files under renders/ that no render points to are removed once older than HOUSEKEEPING_GRACE_SECONDS:
   reference images of submits that never committed ("unused uploads"), assets of an interrupted download that
   another run replaced, files of renders or projects whose rows are gone. The grace period keeps the sweep away
   from a file whose render row is being committed at this moment.
 
-Works through the storage API only, so it is the same on local disk and S3.
+Stored files go through the storage API only, so it is the same on local disk and S3 (part files are local, as
+downloads are).
 """
 
 import logging
 import os
+import re
 from datetime import timedelta
 
 from celery import shared_task
@@ -47,9 +51,11 @@ def sweep(now=None, storage=None):
     now = now or timezone.now()
     deleted = sweep_deleted_renders()
     orphans = sweep_orphans(now, storage)
-    if deleted or orphans:
-        log.info("housekeeping: files of %d deleted render(s) removed, %d unused file(s) removed", deleted, orphans)
-    return {"deleted_renders": deleted, "orphan_files": orphans}
+    parts = sweep_part_files(now)
+    if deleted or orphans or parts:
+        log.info("housekeeping: files of %d deleted render(s) removed, %d unused file(s) removed, %d part file(s) "
+                 "removed", deleted, orphans, parts)
+    return {"deleted_renders": deleted, "orphan_files": orphans, "part_files": parts}
 
 
 def sweep_deleted_renders():
@@ -81,6 +87,31 @@ def sweep_orphans(now, storage):
             continue
         removed += 1
         _remove_empty_parent(storage, name)
+    return removed
+
+
+PART_NAME = re.compile(r"render-(?P<pk>\d+)-(?P<variant>\w+)-(?P<token>\w+)\.part")
+
+
+def sweep_part_files(now):
+    """Remove the download part files that no attempt holding its render writes (render-<id>-<variant>-<token>.part,
+    the token of the claim that wrote it), once untouched for HOUSEKEEPING_GRACE_SECONDS."""
+    cutoff = (now - timedelta(seconds=settings.HOUSEKEEPING_GRACE_SECONDS)).timestamp()
+    folder = settings.RENDER_DOWNLOAD_DIR
+    parts = {path: PART_NAME.fullmatch(path.name) for path in folder.glob("*.part")} if folder.is_dir() else {}
+    held = set(Render.objects.filter(pk__in={int(m["pk"]) for m in parts.values() if m}, heartbeat_at__isnull=False)
+               .values_list("pk", "claim_token"))
+    removed = 0
+    for path, match in parts.items():
+        if match and (int(match["pk"]), match["token"]) in held:
+            continue
+        try:
+            if path.stat().st_mtime > cutoff:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
     return removed
 
 

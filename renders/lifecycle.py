@@ -37,6 +37,10 @@ PLAIN_ERRORS = {
 }
 
 
+# The provider refused the request itself: its own words help (plain_error quotes them), and the refund says so.
+REJECTED = ("invalid_request", "moderation_blocked", "model_not_found", "deployment_not_found")
+
+
 # A render whose key has no list endpoint and whose create's answer was lost: nothing can show that the provider did
 # not make (and bill) the job, so the words say so; an incident keeps the amount for staff to reconcile.
 MAY_HAVE_BILLED = ("Outcome unknown: the provider never confirmed this render and may have billed it; staff will "
@@ -55,8 +59,7 @@ def lost_answer_plan(key):
 def plain_error(code, provider_message=""):
     """A sentence for people: ours for known codes, with the provider's own words where they help."""
     ours = PLAIN_ERRORS.get(code or "")
-    if ours and provider_message and code in ("invalid_request", "moderation_blocked", "model_not_found",
-                                                            "deployment_not_found"):
+    if ours and provider_message and code in REJECTED:
         return f"{ours} The provider said: {provider_message}"
     return ours or provider_message or "The render failed at the provider."
 
@@ -95,8 +98,7 @@ def mark_failed(render, code, provider_message="", *, source, request_id="", ref
     """End the render as failed with a reason people can read (`message`, else `plain_error`'s); refunds. False if it
     was already final."""
     reason = refund_reason or (quotas.RefundReason.MODERATION if code == "moderation_blocked"
-                               else quotas.RefundReason.REJECTED if code in ("invalid_request", "model_not_found",
-                                                                                "deployment_not_found")
+                               else quotas.RefundReason.REJECTED if code in REJECTED
                                else quotas.RefundReason.NO_USABLE_KEY if code == "no_usable_key"
                                else quotas.RefundReason.FAILED)
     text = message or plain_error(code, provider_message)
@@ -213,10 +215,16 @@ def apply_video(render, video, source):
 def take_video_id(render, video, *, source, message=""):
     """The provider accepted the render's job: remember its id (once), then apply its first news and any
     webhook that arrived before we knew the id."""
+    rows = Render.objects.filter(pk=render.pk, status=Status.SENDING, provider_video_id="")
+    fields = {"provider_video_id": video.id, "heartbeat_at": None, "error_code": "", "error_message": "",
+              "updated_at": timezone.now()}
+    if render.fence:
+        # the create's own answer, even one that comes after the reaper took the render from its quiet worker (the
+        # job exists: better taken now than looked for): unless another claim holds the render, which sends its own
+        rows = rows.filter(claim_token__in=[render.fence, ""])
+        fields["claim_token"] = render.fence
     with transaction.atomic():
-        if not Render.objects.filter(pk=render.pk, status=Status.SENDING, provider_video_id="").update(
-                provider_video_id=video.id, heartbeat_at=None, error_code="", error_message="",
-                updated_at=timezone.now()):
+        if not rows.update(**fields):
             return False
         render.refresh_from_db()
         # a job found later (in the provider's list, or by staff with its id) is adopted; the create's answer is not

@@ -43,6 +43,12 @@ class RenderQuerySet(models.QuerySet):
     def in_flight(self):
         return self.filter(status__in=IN_FLIGHT)
 
+    def outcome_unknown(self):
+        """Renders whose create was sent and never answered, that no worker holds: the reconciler looks for their
+        jobs, and staff may adopt one by its id (renders.unknown_outcomes)."""
+        return self.filter(status=Status.SENDING, provider_video_id="", create_sent_at__isnull=False,
+                           heartbeat_at__isnull=True)
+
 
 class Render(models.Model):
     project = models.ForeignKey("projects.Project", models.CASCADE, related_name="renders")
@@ -88,6 +94,10 @@ class Render(models.Model):
     # Its beat, not the render's heartbeat (which a long download stamps only while bytes flow), tells in seconds
     # that it died. Left as it is on release: without a heartbeat it holds nothing.
     claimed_by = models.CharField(max_length=255, blank=True)
+    # The attempt token of the latest claim: each claim draws a new one and the reaper clears it when it takes the
+    # render from a quiet worker. A holder's writes are fenced by it (see `fence`), so a holder that lost the render
+    # (frozen past the stale time, then resumed) sends nothing and writes nothing.
+    claim_token = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Tries of the current step.")
     create_sent_at = models.DateTimeField(null=True, blank=True)
     prompt_hash = models.CharField(max_length=64, blank=True)
@@ -156,23 +166,45 @@ class Render(models.Model):
     def asset(self, variant):
         return getattr(self, VARIANTS[variant][0])
 
+    # Set on the instance a claim returns (renders.pipeline.claim): its attempt token. While set, move() and update_if()
+    # only write while the row still carries it: another worker's claim or the reaper has taken the render otherwise.
+    fence = None
+
+    def held_rows(self):
+        """The render's row, while this instance may write it (for a claim's instance: while its claim holds)."""
+        rows = Render.objects.filter(pk=self.pk)
+        return rows.filter(claim_token=self.fence) if self.fence else rows
+
+    @property
+    def taken_over(self):
+        """This claim's instance, as last read, no longer holds the render (another claim or the reaper took it)."""
+        return self.fence is not None and self.claim_token != self.fence
+
+    def holds(self):
+        """Whether this instance's claim still holds the render (always, for an instance no claim returned); stamps
+        the heartbeat. The last check before a step does something it cannot take back, such as sending a create."""
+        return bool(self.held_rows().update(heartbeat_at=timezone.now()))
+
     def move(self, to, *, source, message="", request_id="", event_kind="status", **fields):
         """Move to `to` with a conditional UPDATE on the status read, so two workers (or a worker and a user)
         can never both make a move; returns False (and changes nothing) when the move is not legal from the
-        status the render has now. Writes the event. Call inside the caller's transaction."""
+        status the render has now, or when a claim's instance no longer holds it (`fence`). Writes the event. Call
+        inside the caller's transaction."""
         for _ in range(3):
             current = self.status
             if not can_move(current, to):
                 return False
             now = timezone.now()
             values = {"status": to, "updated_at": now, "attempts": 0, **fields}
-            if Render.objects.filter(pk=self.pk, status=current).update(**values):
+            if self.held_rows().filter(status=current).update(**values):
                 for name, value in values.items():
                     setattr(self, name, value)
                 self.events.create(kind=event_kind, status_from=current, status_to=to, message=message,
                                    request_id=request_id or "", source=source)
                 return True
             self.refresh_from_db()
+            if self.taken_over:
+                return False
         return False
 
     def update_if(self, *, status=None, **fields):
@@ -180,7 +212,7 @@ class Render(models.Model):
         status = status or self.status
         statuses = status if isinstance(status, (set, frozenset, list, tuple)) else [status]
         fields.setdefault("updated_at", timezone.now())
-        done = Render.objects.filter(pk=self.pk, status__in=statuses).update(**fields)
+        done = self.held_rows().filter(status__in=statuses).update(**fields)
         if done:
             for name, value in fields.items():
                 setattr(self, name, value)

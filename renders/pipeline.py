@@ -17,6 +17,7 @@ words, refunded.
 
 import functools
 import logging
+import secrets
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -70,18 +71,29 @@ def claim(render_id, statuses, due=None):
 
     `due` (an ISO timestamp, from the message) is the next_attempt_at the message was sent for: when given, the
     render must still have it, so a message that a newer wait (a backoff, a rate-limit pause) or a newer dispatch
-    has made stale claims nothing."""
+    has made stale claims nothing.
+
+    Each claim draws a new attempt token, and the render returned is fenced by it (Render.fence): its writes, the
+    create's POST and a download's file only go ahead while no later claim (or the reaper) has taken the render."""
     now = timezone.now()
+    token = secrets.token_hex(8)
     rows = Render.objects.filter(pk=render_id, status__in=statuses)
     if due is not None:
         rows = rows.filter(next_attempt_at=timing.parse_due(due))
     claimed = (
         rows.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=_stale_before()))
-        .update(heartbeat_at=now, next_attempt_at=None, claimed_by=workers.name())
+        .update(heartbeat_at=now, next_attempt_at=None, claimed_by=workers.name(), claim_token=token)
     )
     if not claimed:
         return None
-    return Render.objects.select_related("api_key", "remix_of", "project").get(pk=render_id)
+    render = Render.objects.select_related("api_key", "remix_of", "project").get(pk=render_id)
+    render.fence = token
+    return render
+
+
+class LostClaim(Exception):
+    """The render was taken from this worker (it went quiet past the stale time, and the reaper or another claim
+    took over): the step stops where it is, having sent and written nothing more."""
 
 
 def release(render, *, status, after=None, **fields):
@@ -141,6 +153,10 @@ def send_create(render_id, due=None):
     if not moved:  # canceled meanwhile: nothing was sent
         limiter.release_job_slot(key.pk)
         return
+    reference = None if render.remix_of_id else _reference(render)
+    if not render.holds():  # frozen since the claim and taken over meanwhile: the new holder sends it, not us
+        log.warning("render %s: the claim was taken over before the create was sent; not sending it", render.pk)
+        return
     try:
         with provider_client(key) as client:
             if render.remix_of_id:
@@ -148,7 +164,7 @@ def send_create(render_id, due=None):
                 video = client.remix(render.remix_of.provider_video_id, render.prompt, by=by)
             else:
                 video = client.create(prompt=render.prompt, model=render.model, size=render.size,
-                                      seconds=str(render.seconds), input_reference=_reference(render),
+                                      seconds=str(render.seconds), input_reference=reference,
                                       reference_as=key.reference_as)
     except OutcomeUnknown as exc:
         with transaction.atomic():
@@ -323,17 +339,19 @@ def apply_webhook(delivery_id):
 # --- download ----------------------------------------------------------------------------------------
 
 class HeartbeatFile:
-    """A file object that refreshes the render's heartbeat while a long download streams into it."""
+    """A file object that refreshes the render's heartbeat while a long download streams into it, and stops the
+    download (LostClaim) once the claim no longer holds the render."""
 
-    def __init__(self, fileobj, render_id):
+    def __init__(self, fileobj, render):
         self.fileobj = fileobj
-        self.render_id = render_id
+        self.render = render
         self.beat = time.monotonic()
 
     def write(self, data):
         if time.monotonic() - self.beat > settings.RENDER_HEARTBEAT_SECONDS:
             self.beat = time.monotonic()
-            Render.objects.filter(pk=self.render_id).update(heartbeat_at=timezone.now())
+            if not self.render.holds():
+                raise LostClaim(f"render {self.render.pk} was taken over during its download")
         return self.fileobj.write(data)
 
 
@@ -347,11 +365,14 @@ def stored_duration(field):
 
 
 def part_file(render, variant):
-    """Where a download streams to before it is complete: one name per render and variant, so a download resumed
-    after its worker was killed starts the same file over instead of leaving another one behind."""
+    """Where a download streams to before it is complete: a file of this attempt's own (named with its claim token),
+    so two holders of one render never write the same bytes. The parts that earlier attempts left (a killed worker's)
+    are removed as this one starts; housekeeping removes any other (renders.housekeeping.sweep_part_files)."""
     folder = settings.RENDER_DOWNLOAD_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"render-{render.pk}-{variant}.part"
+    for old in folder.glob(f"render-{render.pk}-{variant}-*.part"):
+        old.unlink(missing_ok=True)  # a writer still holding it open (frozen) keeps an unlinked file of its own
+    return folder / f"render-{render.pk}-{variant}-{render.fence}.part"
 
 
 def download(render_id, due=None):
@@ -367,6 +388,8 @@ def download(render_id, due=None):
         finish_download(render)
     except ProviderError as exc:
         download_failed(render, exc)
+    except LostClaim as exc:
+        log.warning("%s; this worker stopped it", exc)
 
 
 def store_variant(render, variant):
@@ -384,22 +407,25 @@ def store_variant(render, variant):
     if wait > 0:
         release(render, status=Status.DOWNLOADING, after=timing.slot_wait(wait, key))
         return False
-    Render.objects.filter(pk=render.pk).update(heartbeat_at=timezone.now())  # still here, next file
+    if not render.holds():  # still here, next file
+        raise LostClaim(f"render {render.pk} was taken over between two files")
     storage = getattr(render, field_name).storage
     part = part_file(render, variant)
     try:
-        with open(part, "w+b") as tmp, provider_client(key) as client:  # w+: truncates what a killed run left
-            result = client.download(render.provider_video_id, HeartbeatFile(tmp, render.pk), variant=variant)
+        with open(part, "w+b") as tmp, provider_client(key) as client:
+            result = client.download(render.provider_video_id, HeartbeatFile(tmp, render), variant=variant)
             tmp.seek(0)
             # only complete files reach storage, each under a name of its own (never over another's)
             name = storage.save(asset_path(render, filename), File(tmp, name=filename))
     finally:
         part.unlink(missing_ok=True)  # never a partial file left behind by a download that ended
-    stored = Render.objects.filter(pk=render.pk, status=Status.DOWNLOADING, **{field_name: ""}).update(
+    stored = render.held_rows().filter(status=Status.DOWNLOADING, **{field_name: ""}).update(
         **{field_name: name}, attempts=0, updated_at=timezone.now())  # progress: the tries start afresh
-    if not stored:  # canceled by an expiry, or another worker stored this file first: keep theirs
+    if not stored:  # canceled by an expiry, or another worker stored this file first (or took over): keep theirs
         storage.delete(name)
         render.refresh_from_db()
+        if render.taken_over:
+            raise LostClaim(f"render {render.pk} was taken over during its download")
         return render.status == Status.DOWNLOADING
     setattr(render, field_name, name)
     render.attempts = 0
@@ -414,8 +440,10 @@ def finish_download(render):
     try:
         duration = stored_duration(render.video)
     except (Mp4Error, OSError) as exc:
-        render.video.storage.delete(render.video.name)
-        render.update_if(status=Status.DOWNLOADING, video="")
+        name = render.video.name
+        if not render.update_if(status=Status.DOWNLOADING, video=""):
+            raise LostClaim(f"render {render.pk} was taken over while its video was checked") from None
+        render.video.storage.delete(name)
         raise IncompleteDownload(f"the stored video does not parse: {exc}") from None
     if complete_render(render, Decimal(str(duration)).quantize(Decimal("0.001"))):
         watching.forget(render)

@@ -3,9 +3,11 @@
 - Renders whose worker went quiet (its process stopped beating: killed; or a stale heartbeat: hung) are resumed.
   This, not the broker's visibility timeout, recovers a killed worker's work.
 - A create whose outcome is unknown (sent, no answer; or the worker died after the POST) is never sent
-  again: the key's job list is searched for an unowned job that matches it (model, size, seconds, prompt,
-  parent, created within the window), which is adopted; with no match after a set time the render fails, its
-  quota and key slot are released, and a billing incident keeps what the provider may have billed. A key without
+  again blindly: the key's job list is searched for an unowned job that matches it (model, size, seconds, prompt,
+  parent, created within the window), which is adopted; with no match in a complete listing a set time after the
+  create it is sent again, and after the last attempt the render fails, its quota and key slot are released, and a
+  billing incident keeps what the provider may have billed. While the same renders wait and listings find nothing,
+  the key is listed less and less often (listing_due), to spare its rate budget. A key without
   a list waits longer (RENDER_ADOPT_WAIT_SECONDS) for a webhook naming the job, or for staff to adopt the job by
   its id (renders.unknown_outcomes).
 - Renders whose assets expired at the provider before they were stored end as failed ("expired").
@@ -59,7 +61,9 @@ def reap_quiet():
     """Resume the renders whose worker went quiet: held by a worker process that is dead (its beat stopped, within
     seconds: renders.workers), or whose own heartbeat is older than RENDER_HEARTBEAT_STALE_SECONDS (a worker alive
     but stuck, or one that records no beat). A render held by a beating worker is left alone however long its
-    download has been silent. Runs on its own short beat entry (RENDER_REAP_INTERVAL_SECONDS) and in reconcile()."""
+    download has been silent. Runs on its own short beat entry (RENDER_REAP_INTERVAL_SECONDS) and in reconcile().
+    Taking a render clears its claim token: the quiet worker, should it wake (a frozen process resumed), sends and
+    writes nothing more for it (Render.fence)."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.RENDER_HEARTBEAT_STALE_SECONDS)
     quiet_ones = Q(heartbeat_at__lt=stale)
@@ -74,7 +78,7 @@ def reap_quiet():
                                           claimed_by=render.claimed_by)
             if render.status == Status.SENDING and not render.provider_video_id:
                 # the POST may have left: never send it again; look for the job instead
-                if not quiet.update(heartbeat_at=None, error_code="outcome_unknown",
+                if not quiet.update(heartbeat_at=None, claim_token="", error_code="outcome_unknown",
                                     error_message=plain_error("outcome_unknown"), updated_at=now):
                     continue
                 render.note(EventKind.ERROR, "The worker went quiet while sending the create; "
@@ -83,10 +87,11 @@ def reap_quiet():
                 # accepted (we have the id) but its first news was never applied: poll it
                 render.heartbeat_at = beat
                 if not render.move(Status.QUEUED, source="reconciler", message="The worker went quiet after the "
-                                   "provider accepted the job; tracking it.", heartbeat_at=None, next_attempt_at=now):
+                                   "provider accepted the job; tracking it.", heartbeat_at=None, claim_token="",
+                                   next_attempt_at=now):
                     continue
             else:
-                if not quiet.update(heartbeat_at=None, next_attempt_at=now, updated_at=now):
+                if not quiet.update(heartbeat_at=None, claim_token="", next_attempt_at=now, updated_at=now):
                     continue
                 render.note(EventKind.RETRY, "The worker went quiet; resuming.", source="reconciler")
             count += 1
@@ -119,12 +124,17 @@ def mismatches(render, video, sent_at, window):
 
 
 def settle_unknown_outcomes():
-    """Adopt or give up the creates whose outcome is unknown, one listing of each key's recent jobs per round.
-    Returns how many renders were settled (adopted or failed)."""
+    """Adopt or give up the creates whose outcome is unknown, with a listing of each key's recent jobs when one is due
+    (listing_due: at most one per round, fewer while nothing changes). Returns how many renders were settled
+    (adopted, sent again or failed)."""
     done = 0
     for key, renders in _unknown_outcomes_by_key().items():
         if not key.has_list_endpoint:
             done += settle_without_listing(key, renders)
+            continue
+        pace, _ = KeyLimit.objects.get_or_create(key=key)
+        listed = _listed(renders)  # before settling them: a render sent again loses its create time
+        if not listing_due(pace, renders, listed):
             continue
         listing = list_recent_jobs(key, since=renders[0].create_sent_at.timestamp()
                                    - settings.RENDER_RECONCILE_WINDOW_SECONDS)
@@ -132,16 +142,52 @@ def settle_unknown_outcomes():
             continue  # the limiter or the provider said not now: next round
         log.info("reconcile: %d render(s) with an unknown outcome on key %s; %d job(s) listed in the window",
                  len(renders), key.pk, len(listing.videos))
-        done += settle_with_listing(key, renders, listing)
+        settled = settle_with_listing(key, renders, listing)
+        record_listing(pace, listed, settled)
+        done += settled
     return done
+
+
+def listing_due(pace, renders, listed):
+    """Whether this round lists the key's jobs for its `renders` (oldest first; `listed`: their names, _listed), given
+    the key's KeyLimit `pace`. A listing that finds nothing for the same renders as the last one costs the key's rate
+    budget and decides nothing, so the next one waits (record_listing); but never past a moment when a listing can
+    decide something: a render the last listing was not for (its job may be listed already), and the oldest render's
+    resend moment (a complete listing then sends it again: its timing must not get slower)."""
+    now = timezone.now()
+    if pace.next_listing_at is None or not set(listed) <= set(pace.listed_renders):
+        return True
+    if now >= renders[0].create_sent_at + timedelta(seconds=resend_after()):
+        return True
+    # rounds come every interval, give or take the queue: a listing due within half a round is taken in this one
+    return now >= pace.next_listing_at - timedelta(seconds=settings.RENDER_RECONCILE_INTERVAL_SECONDS / 2)
+
+
+def record_listing(pace, listed, settled):
+    """After a listing of the key's jobs for the renders `listed` (_listed): one that settled any lists again next
+    round; one that settled none makes the next wait twice the last gap (from RENDER_RECONCILE_INTERVAL_SECONDS, at
+    most RENDER_RECONCILE_LIST_MAX_GAP_SECONDS), starting over when it was for a render the last listing was not for."""
+    if settled:
+        gap, next_at = 0, None
+    else:
+        last = pace.listing_gap_seconds if set(listed) <= set(pace.listed_renders) else 0
+        gap = min(max(2 * last, settings.RENDER_RECONCILE_INTERVAL_SECONDS),
+                  settings.RENDER_RECONCILE_LIST_MAX_GAP_SECONDS)
+        next_at = timezone.now() + timedelta(seconds=gap)
+    # a plain UPDATE: two overlapping rounds write what they both saw, and the limiter's counter is another column
+    KeyLimit.objects.filter(pk=pace.pk).update(next_listing_at=next_at, listing_gap_seconds=gap, listed_renders=listed)
+
+
+def _listed(renders):
+    # a render sent again and lost again is another unknown outcome: its create time is part of its name here
+    return [f"{render.pk}@{render.create_sent_at.isoformat()}" for render in renders]
 
 
 def _unknown_outcomes_by_key():
     """Renders sent a while ago with no job id and no worker holding them, oldest first, by key."""
     sent_before = timezone.now() - timedelta(seconds=settings.RENDER_RECONCILE_AFTER_SECONDS)
     unknown = (
-        Render.objects.filter(status=Status.SENDING, provider_video_id="", heartbeat_at__isnull=True,
-                              create_sent_at__lte=sent_before)
+        Render.objects.outcome_unknown().filter(create_sent_at__lte=sent_before)
         .select_related("api_key", "remix_of")
         .order_by("create_sent_at")
     )

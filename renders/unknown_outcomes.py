@@ -34,8 +34,7 @@ class Refused(Exception):
 def waiting_for_a_job():
     """Renders whose create was sent and never answered, that no worker holds: the ones staff may adopt a job for.
     (The reconciler's query, without its wait: staff may act at once.)"""
-    return Render.objects.filter(status=Status.SENDING, provider_video_id="", create_sent_at__isnull=False,
-                                 heartbeat_at__isnull=True)
+    return Render.objects.outcome_unknown()
 
 
 # --- adopting a job by its id -------------------------------------------------------------------------------------

@@ -237,6 +237,11 @@ RENDER_RECONCILE_AFTER_SECONDS = env_float("RENDER_RECONCILE_AFTER_SECONDS", 20)
 RENDER_RECONCILE_WINDOW_SECONDS = env_float("RENDER_RECONCILE_WINDOW_SECONDS", 300)
 RENDER_RECONCILE_RESEND_AFTER_SECONDS = env_float("RENDER_RECONCILE_RESEND_AFTER_SECONDS", 60)
 RENDER_RECONCILE_CLOCK_SKEW_SECONDS = env_float("RENDER_RECONCILE_CLOCK_SKEW_SECONDS", 30)
+# While the same creates on a key stay unknown and its listings settle none of them, the next listing of the key
+# waits longer: the gap doubles from RENDER_RECONCILE_INTERVAL_SECONDS up to this (a listing costs the key's rate
+# budget). A new unknown create on the key, or a listing that settles one, lists at once again; so does the moment a
+# render may be sent again (RESEND_AFTER). Set it to the interval for one listing per round.
+RENDER_RECONCILE_LIST_MAX_GAP_SECONDS = env_float("RENDER_RECONCILE_LIST_MAX_GAP_SECONDS", 120)
 # A stored webhook delivery not applied this long after it arrived (its task was lost) is queued again.
 RENDER_WEBHOOK_REQUEUE_AFTER_SECONDS = env_float("RENDER_WEBHOOK_REQUEUE_AFTER_SECONDS", 30)
 # A key without a list endpoint cannot look a lost create up: the render waits this long for a webhook or for staff
@@ -248,7 +253,8 @@ RENDER_ADOPT_WAIT_SECONDS = env_float("RENDER_ADOPT_WAIT_SECONDS", 3600)
 PROVIDER_TIMEOUT_SECONDS = env_float("PROVIDER_TIMEOUT_SECONDS", 30)
 PROVIDER_CONNECT_TIMEOUT_SECONDS = env_float("PROVIDER_CONNECT_TIMEOUT_SECONDS", 10)
 # Downloads stream into a part file here (local disk, also with S3 storage) and reach storage only when complete;
-# a worker killed mid-download leaves its part file, which the resumed download starts over.
+# each attempt writes a part file of its own, and removes the ones earlier attempts left (a killed worker's); the
+# hourly housekeeping removes any other part file that no live attempt writes.
 RENDER_DOWNLOAD_DIR = Path(env("RENDER_DOWNLOAD_DIR", VAR_DIR / "downloads"))
 
 # --- auth -------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Housekeeping: stored files of deleted renders and unused uploads are swept; nothing a render needs is touched."""
+"""Housekeeping: stored files of deleted renders, unused uploads and abandoned download parts are swept; nothing a
+render needs is touched."""
 
 import os
 import time
@@ -57,10 +58,27 @@ def test_the_grace_period_is_a_setting(settings, project):
     assert not default_storage.exists(name)
 
 
+def test_it_removes_the_part_files_that_no_attempt_holding_its_render_writes(make_render, settings, tmp_path):
+    settings.RENDER_DOWNLOAD_DIR = tmp_path
+    held = make_render(Status.DOWNLOADING, heartbeat_at=timezone.now(), claim_token="a11ve")
+    ended = make_render(Status.FAILED, claim_token="0ld")
+    kept = {f"render-{held.pk}-video-a11ve.part", f"render-{held.pk}-thumbnail-fresh.part"}
+    removed = {f"render-{held.pk}-video-0ld.part",  # an earlier attempt of a render held by another now
+               f"render-{ended.pk}-video-0ld.part",  # its attempt was the last: the render ended without it
+               "render-1-video.part"}  # not a part name of ours
+    for name in kept | removed:
+        (tmp_path / name).write_bytes(b"part")
+        if "fresh" not in name:
+            then = time.time() - 3 * 86400
+            os.utime(tmp_path / name, (then, then))
+    assert housekeeping.sweep()["part_files"] == 3
+    assert {path.name for path in tmp_path.iterdir()} == kept  # the young one waits for the grace period
+
+
 def test_it_is_on_the_beat_schedule_and_importable_by_the_worker(settings):
     assert settings.CELERY_BEAT_SCHEDULE["renders-housekeeping"]["task"] == housekeeping.sweep_storage.name
     assert "renders.housekeeping" in settings.CELERY_IMPORTS
 
 
 def test_an_empty_storage_is_fine():
-    assert housekeeping.sweep() == {"deleted_renders": 0, "orphan_files": 0}
+    assert housekeeping.sweep() == {"deleted_renders": 0, "orphan_files": 0, "part_files": 0}

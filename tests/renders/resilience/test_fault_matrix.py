@@ -11,6 +11,7 @@ One worker serves the whole module (tests/renders/resilience/conftest.py), with 
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -320,15 +321,16 @@ def padded_sim():
 
 
 def _partial_video(downloads):
-    """(render id, size) of a video being downloaded right now (its part file holds some bytes), or None."""
+    """(render id, part file, size) of a video being downloaded right now (its part file, render-<id>-video-<claim
+    token>.part, holds some bytes), or None."""
     for entry in os.scandir(downloads):
-        if entry.name.endswith("-video.part"):
+        if entry.name.endswith(".part") and "-video-" in entry.name:
             try:
                 size = entry.stat().st_size
             except FileNotFoundError:
                 continue
             if size > 0:
-                return int(entry.name.split("-")[1]), size
+                return int(entry.name.split("-")[1]), Path(entry.path), size
     return None
 
 
@@ -371,8 +373,7 @@ def test_a_worker_killed_while_downloading_is_recovered_without_a_second_create(
         caught = wait_for(lambda: _partial_video(matrix_dirs.downloads) if not _sending() else None, 60,
                           "a download in progress and no create on its way", every=0.005)
         matrix_worker.kill()  # SIGKILL, the pool's children included: nothing is acknowledged or cleaned up
-        render_id, size = caught
-        part = matrix_dirs.downloads / f"render-{render_id}-video.part"
+        render_id, part, size = caught
         assert part.exists() and part.stat().st_size >= size  # a partial file is left on disk
         kills.append((render_id, part.stat().st_size))
         assert Render.objects.get(pk=render_id).status == Status.DOWNLOADING

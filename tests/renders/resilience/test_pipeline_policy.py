@@ -160,6 +160,7 @@ def test_a_download_starts_over_the_part_file_a_killed_worker_left(alice, projec
     render = submit(alice, project)
     pipeline.send_create(render.pk)
     step_until(render, {Status.DOWNLOADING}, pipeline.poll)
+    render.fence = "a1killed"  # the claim token of the attempt that was killed
     left = pipeline.part_file(render, "video")
     left.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"half a video" * 1000)  # what a SIGKILL mid-download leaves
     pipeline.download(render.pk)
