@@ -2,7 +2,8 @@
 key header until one is not refused), then a one-item list. From the answers and their error shapes comes a
 proposed preset and profile, which staff may apply to the key (one button, one audit entry).
 
-Never a create, a remix or a delete: every probe is a read. Each request takes a slot of the key's own limiter
+Never a create, a remix or a delete: every probe is a read. Findings quote the provider's answers only as short
+summaries (providers.errors.shorten), as the live test does. Each request takes a slot of the key's own limiter
 first, as the live test does; a key at its limit is not probed ("not sent")."""
 
 import itertools
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from providers import audit, limiter, presets
 from providers.client import VideoClient
-from providers.errors import InvalidKey, ProviderError, ProviderUnavailable, VideoNotFound
+from providers.errors import InvalidKey, ProviderError, ProviderUnavailable, VideoNotFound, shorten
 from providers.models import ApiKey, KeyDetection
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ PROFILE_FIELDS = (
 
 class NotSent(Exception):
     """The key is paused or at its own request limit: nothing more was sent."""
+
+
+class DetectionOutdated(Exception):
+    """The key moved to another base URL since the probe: its proposal would send the key back to the old one."""
 
 
 def header_words(name):
@@ -111,10 +116,10 @@ def _accepted_header(key, base_url, findings):
             with _client(key, base_url, name) as client:
                 client.retrieve(UNKNOWN_ID)
         except InvalidKey as exc:
-            findings.append(f"With {header_words(name)}: refused (HTTP 401: {exc.message}).")
+            findings.append(f"With {header_words(name)}: refused (HTTP 401: {shorten(exc.message)}).")
             continue
         except ProviderUnavailable as exc:
-            findings.append(f"The provider could not be reached or failed: {exc.message}")
+            findings.append(f"The provider could not be reached or failed: {shorten(exc.message)}")
             return None, None
         except ProviderError as exc:
             findings.append(
@@ -135,17 +140,17 @@ def _lists(key, base_url, header, findings):
             list(itertools.islice(client.list(limit=1), 1))
     except ProviderError as exc:
         if exc.status in (404, 405):
-            findings.append(f"GET /videos: HTTP {exc.status} ({exc.message}): no list endpoint.")
+            findings.append(f"GET /videos: HTTP {exc.status} ({shorten(exc.message)}): no list endpoint.")
             return False
-        findings.append(f"GET /videos: HTTP {exc.status} ({exc.message}): could not tell.")
+        findings.append(f"GET /videos: HTTP {exc.status} ({shorten(exc.message)}): could not tell.")
         return None
     findings.append("GET /videos: lists the key's videos.")
     return True
 
 
 def _shape(exc):
-    code = f"code {exc.code}" if exc.code else "no code"
-    return f"({code}: {exc.message})"
+    code = f"code {shorten(exc.code, 60)}" if exc.code else "no code"
+    return f"({code}: {shorten(exc.message)})"
 
 
 def _no_route(answer):
@@ -222,6 +227,10 @@ def changes(key, proposal):
 def apply(detection, actor):
     """Set the proposal's fields on the key (only those that differ); the save writes the audit entry."""
     key = ApiKey.objects.get(pk=detection.key_id)
+    if not _probed_where_the_key_is(key, detection.proposal):
+        # a base URL is changed only with the secret typed again (staff.forms.KeyForm); an old proposal must not
+        # move the current secret back to where an earlier one went
+        raise DetectionOutdated(f"{key.name} has moved to another base URL since this detection; detect again.")
     fields = [name for name, _, _ in changes(key, detection.proposal)]
     with transaction.atomic(), audit.acting_as(actor):
         for name in fields:
@@ -233,6 +242,11 @@ def apply(detection, actor):
         )
         KeyDetection.objects.filter(pk=detection.pk).update(applied_at=timezone.now())
     return key, fields
+
+
+def _probed_where_the_key_is(key, proposal):
+    base_url = key.base_url.rstrip("/")
+    return proposal.get("base_url", base_url) in (base_url, _azure_base(base_url))
 
 
 def _scrub(text, key):

@@ -24,6 +24,17 @@ BILLING_CODES = frozenset(
 )
 
 
+# How much of what a provider said our pages and records keep: a base URL may point at any server staff typed, so its
+# answer is quoted as a short summary (status, code, the start of the message), never at length.
+SUMMARY_CHARS = 200
+
+
+def shorten(text, limit=SUMMARY_CHARS) -> str:
+    """`text` on one line, cut to `limit` characters (an ellipsis marks the cut)."""
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 # labels (code or type) of a create's 404 that say the model's deployment does not exist (yet)
 NO_DEPLOYMENT_LABELS = frozenset({"video_generation_user_error", "DeploymentNotFound"})
 
@@ -44,13 +55,19 @@ class ProviderError(Exception):
         self.request_id = request_id
 
     def __str__(self):
-        parts = [self.message]
+        return self.summary(short=False)
+
+    def summary(self, short=True):
+        """The message with the status, code and request id; `short`: each cut (shorten), which is what a page or a
+        stored record may quote of the answer."""
+        cut = shorten if short else (lambda text, limit=None: text)
+        parts = [cut(self.message)]
         if self.status is not None:
             parts.append(f"HTTP {self.status}")
         if self.code:
-            parts.append(f"code={self.code}")
+            parts.append(f"code={cut(self.code, 60)}")
         if self.request_id:
-            parts.append(f"request_id={self.request_id}")
+            parts.append(f"request_id={cut(self.request_id, 100)}")
         return parts[0] if len(parts) == 1 else f"{parts[0]} ({', '.join(parts[1:])})"
 
     def __repr__(self):

@@ -26,10 +26,14 @@ from providers.errors import (
     ProviderUnavailable,
     RateLimited,
     VideoNotFound,
+    shorten,
 )
 from providers.models import ApiKey, KeyState, KeyTest, clean_prices
 
 log = logging.getLogger(__name__)
+
+# a test's message: our sentence around the provider's summary (providers.errors.SUMMARY_CHARS)
+MESSAGE_CHARS = 500
 
 
 class KeyActionRefused(Exception):
@@ -154,7 +158,11 @@ def start_test(key, actor):
 
 def run_test(test_id):
     """GET /videos?limit=1 with the key, through the shared limiter; store what happened. A 401 marks the key
-    invalid and an insufficient_quota marks it out of credit (and opens the incident, with its email)."""
+    invalid and an insufficient_quota marks it out of credit (and opens the incident, with its email).
+
+    The result keeps the HTTP status and a short summary of the answer (the provider's code, the start of its
+    message), never the answer itself: the base URL is whatever staff typed, and the key page must not become a
+    window onto any server the worker can reach."""
     now = timezone.now()
     if not KeyTest.objects.filter(pk=test_id, outcome=KeyTest.Outcome.PENDING).update(
             outcome=KeyTest.Outcome.RUNNING, started_at=now):
@@ -178,7 +186,8 @@ def run_test(test_id):
         except ValueError as exc:  # a secret that no configured encryption key decrypts
             result.update(message=str(exc))
         else:
-            newest = f" The newest video is {videos[0].id} ({videos[0].status})." if videos else " No videos yet."
+            newest = (f" The newest video is {shorten(videos[0].id, 80)} ({shorten(videos[0].status, 40)})."
+                      if videos else " No videos yet.")
             result.update(outcome=KeyTest.Outcome.OK, status_code=200,
                           message=f"The provider accepted the key.{newest}",
                           request_id=(videos[0].request_id if videos else "") or "")
@@ -197,13 +206,15 @@ def _retrieve_unknown(client):
         if exc.status != 400:
             raise
         return {"outcome": KeyTest.Outcome.OK, "status_code": exc.status, "request_id": exc.request_id or "",
-                "message": f"The provider accepted the key (it has no list: an unknown id answered {exc.message})."}
+                "message": "The provider accepted the key (it has no list: an unknown id answered "
+                           f"{_said(exc)})."}
     return {"outcome": KeyTest.Outcome.OK, "status_code": 200, "request_id": "",
             "message": "The provider accepted the key."}
 
 
 def _finish(test_id, key, result):
     result["message"] = _scrub(result["message"], key)
+    result["request_id"] = shorten(result["request_id"], KeyTest._meta.get_field("request_id").max_length)
     KeyTest.objects.filter(pk=test_id).update(finished_at=timezone.now(), **result)
     if key.state in incidents.BROKEN_STATES:
         incidents.open_incident(key)
@@ -211,28 +222,35 @@ def _finish(test_id, key, result):
     return KeyTest.objects.get(pk=test_id)
 
 
+def _said(exc):
+    """What the provider said, short: its code and the start of its message."""
+    message = shorten(exc.message)
+    return f"{message} (code {shorten(exc.code, 60)})" if exc.code and exc.code not in message else message
+
+
 def _failure(key, exc):
-    values = {"status_code": exc.status, "request_id": exc.request_id or "", "message": exc.message}
+    said = _said(exc)
+    values = {"status_code": exc.status, "request_id": exc.request_id or "", "message": said}
     if isinstance(exc, InvalidKey):
         key.mark_invalid(exc)
         values.update(outcome=KeyTest.Outcome.INVALID_KEY,
-                      message=f"The provider refused the key: {exc.message} The key is now marked invalid.")
+                      message=f"The provider refused the key: {said} The key is now marked invalid.")
     elif isinstance(exc, OutOfCredit):
         key.mark_out_of_credit(exc)
         values.update(outcome=KeyTest.Outcome.OUT_OF_CREDIT,
-                      message=f"The account is out of credit: {exc.message}")
+                      message=f"The account is out of credit: {said}")
     elif isinstance(exc, RateLimited):
         limiter.pause(key.pk, exc.retry_after if exc.retry_after is not None else settings.RENDER_RETRY_BASE_SECONDS,
                       f"rate limited: {exc}")
         after = f" Try again in {exc.retry_after:.0f} s." if exc.retry_after is not None else ""
-        values.update(outcome=KeyTest.Outcome.RATE_LIMITED, message=f"Rate limited: {exc.message}.{after}")
+        values.update(outcome=KeyTest.Outcome.RATE_LIMITED, message=f"Rate limited: {said}.{after}")
     elif isinstance(exc, ProviderUnavailable):
         key.record_error(exc)
         values.update(outcome=KeyTest.Outcome.UNAVAILABLE,
-                      message=f"The provider failed: {exc.message}. The key itself may be fine; test again later.")
+                      message=f"The provider failed: {said}. The key itself may be fine; test again later.")
     else:
         key.record_error(exc)
-        values.update(outcome=KeyTest.Outcome.ERROR, message=f"{type(exc).__name__}: {exc.message}")
+        values.update(outcome=KeyTest.Outcome.ERROR, message=f"{type(exc).__name__}: {said}")
     return values
 
 
@@ -241,8 +259,8 @@ def _scrub(text, key):
     try:
         secrets = ((key.secret, key.secret_last4), (key.webhook_secret, key.webhook_secret_last4))
     except ValueError:
-        return text[:2000]
+        return text[:MESSAGE_CHARS]
     for secret, last4 in secrets:
         if secret and len(secret) >= 8 and secret in text:
             text = text.replace(secret, f"••••{last4}")
-    return text[:2000]
+    return text[:MESSAGE_CHARS]

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from providers import crypto, presets
 from providers.client import VideoClient
+from providers.errors import ProviderError, shorten
 
 # Keys whose trouble is only a pause: a billing or auth failure moves them out of these states.
 WORKING_STATES = ("active", "rate_limited", "draining")
@@ -273,10 +274,12 @@ def _normalised(values, name):
 
 
 def describe_error(error):
-    """A line for last_error: the error's class and what the provider said (the client scrubs keys from it)."""
+    """A line for last_error: the error's class and a short summary of what the provider said (the client scrubs
+    keys from it; the key page shows it, so never the answer at length)."""
     if isinstance(error, str):
         return error[:500]
-    return f"{type(error).__name__}: {error}"[:500]
+    text = error.summary() if isinstance(error, ProviderError) else shorten(str(error))
+    return f"{type(error).__name__}: {text}"[:500]
 
 
 class KeyLimit(models.Model):

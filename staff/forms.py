@@ -1,6 +1,7 @@
 """The provider key form, the only one: the staff pages add and edit keys with it, and the Django admin only
 shows keys. Secrets are write-only: entered once, never rendered back (not even after a validation error), stored
-encrypted, shown as ••••last4 afterwards."""
+encrypted, shown as ••••last4 afterwards. A stored secret is only ever sent where it was entered for: changing where
+or how the key is sent asks for the secrets again."""
 
 import base64
 import binascii
@@ -33,6 +34,12 @@ class PresetSelect(forms.Select):
             option["attrs"]["data-fields"] = json.dumps(preset.fields())
             option["attrs"]["data-base-url"] = preset.base_url_hint
         return option
+
+
+# The fields that decide where the API key is sent and how it is carried (with the words the form uses for them).
+# Changing one would send the stored secret to a server it never went to, e.g. one that the person editing controls:
+# whoever changes them must type the secrets again, so the form can never be used to read a secret back.
+SECRET_DESTINATION = {"base_url": "base URL", "auth_header": "key header"}
 
 
 class KeyForm(forms.ModelForm):
@@ -99,10 +106,12 @@ class KeyForm(forms.ModelForm):
             self.data = self.data.copy()
             for name in ("preset", "reference_as"):
                 self.data[name] = self.data.get(name) or getattr(self.instance, name)
+        # as stored, before the form applies anything to the instance
+        self.saved_destination = {name: getattr(self.instance, name) for name in SECRET_DESTINATION}
         if self.instance.pk:
             self.fields["projects"].queryset = Project.objects.filter(
                 archived_at__isnull=True) | self.instance.projects.all()
-            keep = "Leave empty to keep the current one"
+            keep = "Leave empty to keep the current one, unless the base URL or key header changes"
             self.fields["secret"].help_text = f"Now ••••{self.instance.secret_last4}. {keep}."
             self.fields["webhook_secret"].help_text = (
                 f"Now ••••{self.instance.webhook_secret_last4}. {keep}." if self.instance.webhook_secret_last4
@@ -159,10 +168,25 @@ class KeyForm(forms.ModelForm):
                 raise forms.ValidationError("After whsec_ a webhook signing secret is base64 text.")
         return value
 
+    def moved(self):
+        """The words for the fields of SECRET_DESTINATION this (cleaned) form changes on a saved key."""
+        if not self.instance.pk:
+            return []
+        return [words for name, words in SECRET_DESTINATION.items()
+                if name in self.cleaned_data and self.cleaned_data[name] != self.saved_destination[name]]
+
     def clean(self):
         data = super().clean()
+        moved = " and ".join(self.moved())
+        if moved and not data.get("secret") and "secret" not in self.errors:
+            self.add_error("secret", f"The {moved} changed: enter the API key again. The stored key is only sent "
+                                     "where it was entered for.")
+        if moved and data.get("has_webhooks") and not data.get("webhook_secret") \
+                and "webhook_secret" not in self.errors:
+            self.add_error("webhook_secret", f"The {moved} changed: enter the webhook signing secret again too "
+                                             "(or turn webhooks off).")
         has_secret = data.get("webhook_secret") or self.instance.webhook_secret_last4
-        if data.get("has_webhooks") and not has_secret:
+        if data.get("has_webhooks") and not has_secret and "webhook_secret" not in self.errors:
             self.add_error("webhook_secret", "Webhooks are signed: enter the provider's signing secret, or turn "
                                              "webhooks off (renders are then polled).")
         return data

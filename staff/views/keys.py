@@ -205,7 +205,11 @@ def _words(name, value):
 def key_detect_apply(request, key_id, detection_id):
     key = _key(key_id)
     detection = get_object_or_404(key.detections, pk=detection_id, outcome="done")
-    key, fields = detect.apply(detection, request.user)
+    try:
+        key, fields = detect.apply(detection, request.user)
+    except detect.DetectionOutdated as exc:
+        messages.error(request, str(exc))
+        return redirect("staff_key_detect", key_id=key.pk)
     if fields:
         messages.success(request, f"Applied the detected profile to {key.name}.")
     else:

@@ -1,4 +1,9 @@
-"""Staff fixtures: the staff member (sam) signed in, the key form, tasks run eagerly, a key on a new-api relay."""
+"""Staff fixtures: the staff member (sam) signed in, the key form, tasks run eagerly, a key on a new-api relay, a
+listener that records what reaches it."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -38,3 +43,51 @@ def relay(sim):
     key = make_sim_key(sim, name="relay", provider="new-api", preset="newapi", has_list_endpoint=False)
     sim.control.set_key(API_KEY, dialect="newapi")
     return key
+
+
+class Listener:
+    """An HTTP server on 127.0.0.1 standing for a server someone pointed a key at: it records each request (method,
+    path, headers) and answers every one with `answer` (status, content type, body)."""
+
+    def __init__(self):
+        self.requests = []
+        self.answer = (200, "application/json", json.dumps({"object": "list", "data": []}).encode())
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                listener.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers)})
+                status, content_type, body = listener.answer
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_port}/v1"
+
+    def answer_json(self, status, payload):
+        self.answer = (status, "application/json", json.dumps(payload).encode())
+
+    def headers_seen(self):
+        """Every header value that reached the listener, lower-cased names."""
+        return [(name.lower(), value) for request in self.requests for name, value in request["headers"].items()]
+
+
+@pytest.fixture
+def listener():
+    listener = Listener()
+    listener.thread.start()
+    yield listener
+    listener.server.shutdown()
+    listener.server.server_close()
