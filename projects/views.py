@@ -14,6 +14,7 @@ from projects.access import get_in_project, get_membership
 from projects.forms import AddMemberForm, InvitationSignupForm, InviteForm, ProjectForm, RoleForm
 from projects.models import Invitation, Membership, Role
 from projects.queries import project_cards
+from soraweb import ratelimits
 
 
 @login_required
@@ -137,6 +138,8 @@ def member_add(request, project_id):
 @require_POST
 def member_invite(request, project_id):
     membership = get_membership(request.user, project_id, Role.OWNER, write=True)
+    if refused := ratelimits.count("invite", request.user):
+        return ratelimits.too_many(request, refused)
     form = InviteForm(request.POST)
     if form.is_valid():
         try:

@@ -376,11 +376,25 @@ SECURE_CSP = {
     "base-uri": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
+    # browsers POST what the policy blocked here; soraweb.views.csp_report logs one line per violation
+    "report-uri": ["/csp-report/"],
 }
 if env("AWS_STORAGE_BUCKET_NAME"):
     _bucket_origin = env("AWS_S3_ENDPOINT_URL") or "https://*.amazonaws.com"
     SECURE_CSP["img-src"].append(_bucket_origin)
     SECURE_CSP["media-src"].append(_bucket_origin)
+
+# A CSP report bigger than this is refused (413) unread; a real one is well under 2 KB.
+CSP_REPORT_MAX_BYTES = int(env("CSP_REPORT_MAX_BYTES", 16 * 1024))
+
+# Rate limits on our own write endpoints (soraweb.ratelimits), per user, checked after the membership and role
+# checks (a 429 never hides a 404 or 403); answered 429 with Retry-After. Generous: they stop a runaway script or
+# a stuck key, not a busy person. An empty value or "none" turns a limit off. Submits count the studio's submit
+# (one for all its variations), remixes and retries; CSP reports are counted per client address.
+RATE_LIMIT_SUBMITS_PER_MINUTE = _env_limit("RATE_LIMIT_SUBMITS_PER_MINUTE", "20", int)
+RATE_LIMIT_COMMENTS_PER_MINUTE = _env_limit("RATE_LIMIT_COMMENTS_PER_MINUTE", "30", int)
+RATE_LIMIT_INVITATIONS_PER_HOUR = _env_limit("RATE_LIMIT_INVITATIONS_PER_HOUR", "50", int)
+RATE_LIMIT_CSP_REPORTS_PER_MINUTE = _env_limit("RATE_LIMIT_CSP_REPORTS_PER_MINUTE", "60", int)
 
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

@@ -51,3 +51,8 @@ def _test_settings(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.SECURE_SSL_REDIRECT = False
+    # the rate limits on our own endpoints are off unless a test is about them (tests/soraweb/test_rate_limits.py)
+    settings.RATE_LIMIT_SUBMITS_PER_MINUTE = None
+    settings.RATE_LIMIT_COMMENTS_PER_MINUTE = None
+    settings.RATE_LIMIT_INVITATIONS_PER_HOUR = None
+    settings.RATE_LIMIT_CSP_REPORTS_PER_MINUTE = None

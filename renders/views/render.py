@@ -30,6 +30,7 @@ from renders.history import is_favourite
 from renders.lifecycle import plain_error
 from renders.models import COMMENT_MAX_CHARS, VARIANTS, Comment, EventKind, Render
 from renders.states import IN_FLIGHT, Status
+from soraweb import ratelimits
 
 TEMPLATE = "renders/render_detail.html"
 POLL_SECONDS = 2
@@ -266,6 +267,8 @@ def _live(request, membership, render):
 def render_remix(request, project_id, render_id):
     membership = get_membership(request.user, project_id, Role.EDITOR, write=True)
     render = _get_render(membership, render_id)
+    if refused := ratelimits.count("submit", request.user):
+        return ratelimits.too_many(request, refused)
     form = RemixForm(request.POST)
     if form.is_valid():
         try:
@@ -286,6 +289,8 @@ def render_remix(request, project_id, render_id):
 def render_retry(request, project_id, render_id):
     membership = get_membership(request.user, project_id, Role.EDITOR, write=True)
     render = _get_render(membership, render_id)
+    if refused := ratelimits.count("submit", request.user):
+        return ratelimits.too_many(request, refused)
     try:
         new = actions.retry(render, request.user)
     except actions.RenderError as e:
@@ -345,6 +350,13 @@ def render_comment(request, project_id, render_id):
     render = _get_render(membership, render_id)
     form = CommentForm(request.POST)
     comment = None
+    if refused := ratelimits.count("comment", request.user):
+        if not request.htmx:
+            return ratelimits.too_many(request, refused)
+        # the thread comes back with the text typed and the refusal where the form's errors show
+        form.add_error(None, refused.message)
+        return ratelimits.too_many(request, refused, f"{TEMPLATE}#comments",
+                                   _context(request, membership, render, comment_form=form))
     if form.is_valid():
         try:
             comment = Comment.post(render, request.user, form.cleaned_data["body"])

@@ -33,6 +33,7 @@ from renders import actions, history, keypool, notices, watching
 from renders.forms import HistoryFilterForm, SubmitForm
 from renders.models import Render
 from renders.states import IN_FLIGHT
+from soraweb import ratelimits
 
 
 def _members(project):
@@ -156,8 +157,15 @@ def studio(request, project_id):
 def _submit(request, project_id):
     membership = get_membership(request.user, project_id, Role.EDITOR, write=True)
     project = membership.project
-    form = SubmitForm(request.POST, request.FILES, user=request.user, offer=keypool.offer(project.pk))
-    if form.is_valid():
+    refused = ratelimits.count("submit", request.user)
+    if refused and not request.htmx:
+        return ratelimits.too_many(request, refused)
+    # refused: the form comes back with what was typed and the refusal where its errors show (no image is read)
+    form = SubmitForm(request.POST, None if refused else request.FILES, user=request.user,
+                      offer=keypool.offer(project.pk))
+    if refused:
+        form.add_error(None, refused.message)
+    elif form.is_valid():
         data = form.cleaned_data
         try:
             group = actions.submit_variations(
@@ -176,6 +184,9 @@ def _submit(request, project_id):
             new.submitted_group = history.decorate(group)
             return _submitted(request, membership, new)
     form.keep()  # a good image survives the error, so it need not be chosen again
+    if refused:
+        return ratelimits.too_many(request, refused, "renders/studio.html#form", {
+            "project": project, **_form_context(request, project, form)})
     if request.htmx:
         return render(request, "renders/studio.html#form", {
             "project": project, **_form_context(request, project, form)})

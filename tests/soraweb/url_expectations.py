@@ -51,6 +51,9 @@ def _new_member_username(world):
 URLS = {
     # foundation
     "healthz": Expect(PUBLIC, ok=(200, 503)),  # 503 while no worker or beat heartbeat, as in tests
+    # browsers post CSP violations here, without a session or a token; a form post is not a report (415)
+    "csp_report": Expect(PUBLIC, methods=("POST",), ok=(415,)),
+    "favicon": Expect(PUBLIC, ok=(301,)),  # to the static SVG icon
     # projects and members
     "project_list": Expect(LOGIN),
     "project_create": Expect(LOGIN, methods=("GET", "POST"), data={"name": "Matrix project"}),

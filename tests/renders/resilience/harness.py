@@ -7,7 +7,9 @@ same for every run (`check_run`):
 - every render ended completed (files stored, MP4 readable, settled to the delivered seconds) or failed with a
   reason in words and refunded; none is lost (all submitted renders are there) or stuck (in flight);
 - sorasim's accepted (billed) creates equal the renders that have a provider id, and the provider's jobs of the
-  run are exactly those renders' jobs (no job paid for that no render owns, none created twice);
+  run are exactly those renders' jobs (no job paid for that no render owns, none created twice, no two renders on
+  one job); a run that restarts sorasim counts its billed creates from the jobs it kept on disk
+  (`billed_from_jobs`), since its counters live in memory and start again at zero;
 - the quota books balance (`manage.py check_quotas`), and every key's job-slot counter is back to 0;
 - each webhook delivery had one effect.
 """
@@ -170,8 +172,11 @@ def expected_charge(render):
     return (seconds * price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def check_run(run, worker=None, *, min_completed=None):
-    """The invariants every run must keep (see the module docstring). Returns the renders by status."""
+def check_run(run, worker=None, *, min_completed=None, billed_from_jobs=False):
+    """The invariants every run must keep (see the module docstring). Returns the renders by status.
+
+    billed_from_jobs: count sorasim's billed creates as the run's jobs it keeps (each job is charged when it is
+    made), not its creates_accepted counters, which a restart of sorasim sets back to zero."""
     renders = run.refresh()
     ids = [render.pk for render in renders]
     assert Render.objects.filter(pk__in=ids).count() == len(ids), "a render was lost"
@@ -205,14 +210,18 @@ def check_run(run, worker=None, *, min_completed=None):
     for incident in incidents.select_related("render"):
         reserved = Reservation.objects.get(render=incident.render).cents
         assert (incident.amount_cents, incident.resolved_at) == (reserved, None), incident.render_id
-    accepted = sum(run.control.counters(name)["creates_accepted"] for name in run.keys)
+    tag = f"[{run.name} #"
+    jobs = {job["id"]: job for name in run.keys for job in run.control.videos(name) if tag in (job.get("prompt") or "")}
+    if billed_from_jobs:
+        accepted = len(jobs)
+    else:
+        accepted = sum(run.control.counters(name)["creates_accepted"] for name in run.keys)
     assert accepted <= created.count() + unknown.count(), (
         f"sorasim billed {accepted} creates for {created.count()} renders with a job and {unknown.count()} whose "
         "outcome is unknown")
     assert accepted >= created.count()
-    tag = f"[{run.name} #"
-    jobs = {job["id"]: job for name in run.keys for job in run.control.videos(name) if tag in (job.get("prompt") or "")}
     owned = set(created.values_list("provider_video_id", flat=True))
+    assert len(owned) == created.count(), "two renders own the same provider job"
     assert owned <= set(jobs), "a render owns a job the provider never made"
     unowned = set(jobs) - owned
     assert len(unowned) <= unknown.count(), f"{len(unowned)} provider job(s) no render owns: {sorted(unowned)}"
