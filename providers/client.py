@@ -42,6 +42,7 @@ from providers.errors import (
     OutOfCredit,
     ProviderError,
     ProviderUnavailable,
+    ProviderUnreachable,
     RateLimited,
     VideoNotFound,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "VideoNotFound",
     "DeploymentNotReady",
     "ProviderUnavailable",
+    "ProviderUnreachable",
     "OutcomeUnknown",
     "IncompleteDownload",
 ]
@@ -432,11 +434,11 @@ class VideoClient:
     def _transport_error(self, exc, method, path, *, creates) -> ProviderError:
         name = type(exc).__name__
         # Never sent (or not sent completely): the provider cannot have acted on it.
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            return ProviderUnreachable(f"{method} /{path} was not sent: {name} to {self.base_url}")
         if isinstance(
             exc,
             (
-                httpx.ConnectError,
-                httpx.ConnectTimeout,
                 httpx.PoolTimeout,
                 httpx.WriteError,
                 httpx.WriteTimeout,

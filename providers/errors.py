@@ -136,6 +136,12 @@ class ProviderUnavailable(ProviderError):
     retryable = True
 
 
+class ProviderUnreachable(ProviderUnavailable):
+    """No connection could be made (refused, or the connect timed out): nothing was sent. The provider is down or
+    restarting, which is not the request's fault: a render waits for it (renders.pipeline) rather than using up
+    its tries."""
+
+
 class OutcomeUnknown(ProviderError):
     """A create or remix was sent but no answer came back: the job may exist (and be billed).
     Never re-POST: look for it with list() first."""

@@ -9,8 +9,10 @@ stale duplicate cannot cut a backoff or a rate-limit wait short.
 What each provider error does: a rate limit pauses the key for every worker until the provider's wait
 plus jitter; out of credit and an invalid key mark the key at once, and renders not yet created move to another
 usable key or wait for one (a remix only for its parent's key), while jobs already accepted go on being tracked
-and stored with their own key, which waits for the key when it is refused; 5xx, connect errors and timeouts
-are retried with exponential backoff and jitter, then fail with a reason (refunded); a create whose outcome is
+and stored with their own key, which waits for the key when it is refused; a provider that cannot be reached (down,
+restarting) is waited for without using up tries, a create until RENDER_MAX_KEY_WAIT_SECONDS, a download until its
+assets expire; 5xx and timeouts are retried with exponential backoff and jitter, then fail with a reason (refunded);
+a create whose outcome is
 unknown is never sent again (the reconciler decides); 400, 404 and moderation fail at once with the provider's
 words, refunded.
 """
@@ -40,6 +42,7 @@ from providers.errors import (
     OutcomeUnknown,
     OutOfCredit,
     ProviderError,
+    ProviderUnreachable,
     RateLimited,
     VideoNotFound,
 )
@@ -241,6 +244,14 @@ def create_refused(render, key, exc):
             return mark_failed(render, "deployment_not_found", exc.message, source="worker", request_id=request_id)
         reason = (f"The key {key.name} has no deployment of {render.model} yet ({exc.message}); trying again in "
                   f"{wait:.0f} s.")
+    elif isinstance(exc, ProviderUnreachable):
+        # down or restarting: not the render's fault, so no try is used up; it waits (another key may take it) as it
+        # waits for a usable key, as long as that
+        key.record_error(exc)
+        if timezone.now() - render.created_at > timedelta(seconds=settings.RENDER_MAX_KEY_WAIT_SECONDS):
+            return mark_failed(render, "provider_unavailable", exc.message, source="worker", request_id=request_id)
+        wait = timing.jitter(settings.RENDER_KEY_RETRY_SECONDS)
+        reason = f"The provider could not be reached ({exc.message}); trying again in {wait:.0f} s."
     else:  # a provider fault before the job existed: back off, then give up with a reason
         key.record_error(exc)
         attempts += 1
@@ -466,6 +477,12 @@ def download_failed(render, exc):
         _note_once(render, EventKind.WAIT, f"The provider refused the key {key.name} ({exc.message}); the download "
                    "resumes once the key works.", source="worker", request_id=exc.request_id)
         release(render, status=Status.DOWNLOADING, after=wait)
+    elif isinstance(exc, ProviderUnreachable) and render.provider_expires_at:
+        # the job is billed and its assets keep until they expire (the reconciler ends it then): wait for the provider
+        key.record_error(exc)
+        _note_once(render, EventKind.WAIT, f"The provider could not be reached ({exc.message}); the download resumes "
+                   "once it answers.", source="worker")
+        release(render, status=Status.DOWNLOADING, after=timing.jitter(settings.RENDER_KEY_RETRY_SECONDS))
     else:
         attempts = render.attempts + 1
         if attempts >= settings.RENDER_MAX_ATTEMPTS:

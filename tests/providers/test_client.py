@@ -17,6 +17,7 @@ from providers.client import (
     OutcomeUnknown,
     OutOfCredit,
     ProviderUnavailable,
+    ProviderUnreachable,
     RateLimited,
     Video,
     VideoClient,
@@ -200,11 +201,11 @@ def test_it_raises_provider_unavailable_on_5xx(sim, client, status):
     assert sim.control.counters(API_KEY)["creates_accepted"] == 0
 
 
-def test_it_raises_provider_unavailable_when_nothing_listens():
+def test_it_raises_provider_unreachable_when_nothing_listens():
     with VideoClient("http://127.0.0.1:9/v1", API_KEY, timeout=2) as client:
-        with pytest.raises(ProviderUnavailable, match="was not sent"):
+        with pytest.raises(ProviderUnreachable, match="was not sent"):  # a kind of ProviderUnavailable
             client.create(prompt="x")
-        with pytest.raises(ProviderUnavailable):
+        with pytest.raises(ProviderUnreachable):
             client.retrieve("video_1")
 
 

@@ -8,7 +8,8 @@ from providers import errors
 def test_it_says_what_may_be_retried():
     retryable = {cls.__name__ for cls in vars(errors).values()
                  if isinstance(cls, type) and issubclass(cls, errors.ProviderError) and cls.retryable}
-    assert retryable == {"RateLimited", "ProviderUnavailable", "IncompleteDownload", "DeploymentNotReady"}
+    assert retryable == {"RateLimited", "ProviderUnavailable", "ProviderUnreachable", "IncompleteDownload",
+                         "DeploymentNotReady"}
 
 
 def test_it_keeps_the_provider_fields_and_request_id():

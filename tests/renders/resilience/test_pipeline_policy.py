@@ -238,3 +238,50 @@ def test_beat_keeps_ticking_when_the_cache_is_down(settings, caplog):
     finally:
         scheduler.close()
     assert "could not stamp its heartbeat" in caplog.text
+
+
+UNREACHABLE = "http://127.0.0.1:1/v1"  # nothing listens on port 1: the connection is refused, nothing is sent
+
+
+def test_a_create_waits_for_an_unreachable_provider_without_using_up_its_tries(alice, project, sim_key, settings):
+    settings.RENDER_MAX_ATTEMPTS = 2
+    render = submit(alice, project)
+    sim_key.base_url = UNREACHABLE
+    sim_key.save(update_fields=["base_url"])
+    for _ in range(4):  # more than RENDER_MAX_ATTEMPTS: a provider restarting is not the render's fault
+        pipeline.send_create(render.pk)
+        render.refresh_from_db()
+        assert (render.status, render.attempts, render.api_key) == (Status.WAITING, 0, None)
+        Render.objects.filter(pk=render.pk).update(next_attempt_at=None)
+    assert "could not be reached" in render.events.filter(kind=EventKind.RETRY).last().message
+
+    Render.objects.filter(pk=render.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.RENDER_MAX_KEY_WAIT_SECONDS + 1))
+    pipeline.send_create(render.pk)  # as long as a render waits for a usable key, and no longer
+    render.refresh_from_db()
+    assert (render.status, render.error_code) == (Status.FAILED, "provider_unavailable")
+    assert not Reservation.objects.filter(render=render, state=Reservation.State.HELD).exists()
+
+
+def test_a_download_waits_for_an_unreachable_provider_until_its_assets_expire(alice, project, sim_key, settings):
+    settings.RENDER_MAX_ATTEMPTS = 2
+    render = submit(alice, project)
+    pipeline.send_create(render.pk)
+    step_until(render, {Status.DOWNLOADING}, pipeline.poll)
+    assert render.provider_expires_at
+    reachable = sim_key.base_url
+    sim_key.base_url = UNREACHABLE
+    sim_key.save(update_fields=["base_url"])
+    for _ in range(3):
+        Render.objects.filter(pk=render.pk).update(next_attempt_at=None)
+        pipeline.download(render.pk)
+        render.refresh_from_db()
+        assert (render.status, render.attempts) == (Status.DOWNLOADING, 0)
+    assert render.events.filter(kind=EventKind.WAIT, message__contains="could not be reached").count() == 1
+
+    sim_key.base_url = reachable
+    sim_key.save(update_fields=["base_url"])
+    Render.objects.filter(pk=render.pk).update(next_attempt_at=None)
+    pipeline.download(render.pk)
+    render.refresh_from_db()
+    assert render.status == Status.COMPLETED
