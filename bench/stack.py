@@ -47,6 +47,7 @@ def setup_django(**env):
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soraweb.settings")
     os.environ.setdefault("SORAWEB_TESTING", "1")
+    os.environ.setdefault("OUTBOUND_ALLOW_PRIVATE", "1")  # the bench's sorasim is on 127.0.0.1
     import django
 
     django.setup()

@@ -26,6 +26,10 @@ class ProjectError(ValidationError):
     """A refused change, with a message meant for the person who asked."""
 
 
+class InvitationGone(ProjectError):
+    """The invitation was used, withdrawn or has expired: its link is dead."""
+
+
 LAST_OWNER_MESSAGE = "A project needs at least one owner: make someone else an owner first."
 ARCHIVED_MESSAGE = "This project is archived and read-only: restore it first."
 
@@ -197,7 +201,7 @@ def accept_invitation(invitation, user):
         ).update(accepted_at=now, accepted_by=user)
         if not claimed:
             invitation.refresh_from_db()
-            raise ProjectError(INVALID_INVITATION_MESSAGES[invitation.state])
+            raise InvitationGone(INVITATION_GONE)
         membership = project.memberships.filter(user=user).first()
         if membership is None:
             try:
@@ -212,12 +216,9 @@ def accept_invitation(invitation, user):
     return membership
 
 
-INVALID_INVITATION_MESSAGES = {
-    "accepted": "This invitation was already used. Ask the project's owner for a new one.",
-    "revoked": "This invitation was withdrawn. Ask the project's owner for a new one.",
-    "expired": "This invitation has expired. Ask the project's owner for a new one.",
-    "pending": "This invitation could not be used. Try again.",
-}
+# Whoever holds a used, withdrawn or expired link learns only that it is dead: not the project, who invited whom,
+# nor what became of it (a forwarded or leaked link must not tell its reader anything)
+INVITATION_GONE = "This invitation link is no longer valid"
 
 
 def _name(user):

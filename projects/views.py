@@ -197,7 +197,7 @@ def member_remove(request, project_id, membership_id):
 @login_required
 @require_POST
 def invitation_revoke(request, project_id, invitation_id):
-    membership = get_membership(request.user, project_id, Role.OWNER)
+    membership = get_membership(request.user, project_id, Role.OWNER, write=True)
     invitation = get_in_project(membership, Invitation, pk=invitation_id)
     services.revoke_invitation(invitation)
     messages.success(request, f"Withdrew the invitation to {invitation.email}.")
@@ -210,10 +210,9 @@ def invitation_revoke(request, project_id, invitation_id):
 def invitation_accept(request, token):
     """Public: the token is the credential. A visitor creates an account and joins; a signed-in user joins."""
     invitation = get_object_or_404(Invitation.objects.by_token(token).select_related("project", "invited_by"))
-    context = {"invitation": invitation, "project": invitation.project}
     if not invitation.is_pending:
-        context["problem"] = services.INVALID_INVITATION_MESSAGES[invitation.state]
-        return render(request, "projects/invitation.html", context, status=410)
+        return _gone(request)
+    context = {"invitation": invitation, "project": invitation.project}
     if invitation.project.is_archived:
         context["problem"] = "This project is archived: ask an owner to restore it, then use the link again."
         return render(request, "projects/invitation.html", context, status=409)
@@ -232,9 +231,11 @@ def invitation_accept(request, token):
             with transaction.atomic():
                 user = form.save()
                 membership = services.accept_invitation(invitation, user)
+        except services.InvitationGone:
+            return _gone(request)
         except services.ProjectError as e:
             context["problem"] = e.message
-            return render(request, "projects/invitation.html", context, status=410)
+            return render(request, "projects/invitation.html", context, status=409)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome! You joined {membership.project.name} as "
                                   f"{membership.get_role_display().lower()}.")
@@ -242,11 +243,18 @@ def invitation_accept(request, token):
     return render(request, "projects/invitation.html", context)
 
 
+def _gone(request):
+    """A used, withdrawn or expired link: the page says that much and nothing of the project or the people."""
+    return render(request, "projects/invitation.html", {"gone": services.INVITATION_GONE}, status=410)
+
+
 def _accept(request, invitation, user, context):
     try:
         membership = services.accept_invitation(invitation, user)
+    except services.InvitationGone:
+        return _gone(request)
     except services.ProjectError as e:
         context["problem"] = e.message
-        return render(request, "projects/invitation.html", context, status=410)
+        return render(request, "projects/invitation.html", context, status=409)
     messages.success(request, f"You joined {membership.project.name} as {membership.get_role_display().lower()}.")
     return redirect("studio", project_id=membership.project_id)

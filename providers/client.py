@@ -13,6 +13,8 @@
 - The key never appears in str/repr/logs: the client's repr shows the last 4 characters, and provider messages
   that echo the key are scrubbed. It goes in `Authorization: Bearer` or in a named header (`auth_header`), and
   only to the base URL: a download redirected elsewhere (a CDN, a signed link) is followed without it.
+- Where it may connect is the transport's business: ApiKey.client() passes one from soraweb.outbound.guard, whose
+  refusals (a private address, a redirect to one) come out as URLRefused.
 """
 
 from __future__ import annotations
@@ -44,9 +46,11 @@ from providers.errors import (
     ProviderUnavailable,
     ProviderUnreachable,
     RateLimited,
+    URLRefused,
     VideoNotFound,
 )
 from providers.mp4 import Mp4Error, Mp4Scanner
+from soraweb import outbound
 
 __all__ = [
     "VideoClient",
@@ -67,6 +71,7 @@ __all__ = [
     "ProviderUnreachable",
     "OutcomeUnknown",
     "IncompleteDownload",
+    "URLRefused",
 ]
 
 logger = logging.getLogger(__name__)
@@ -433,6 +438,9 @@ class VideoClient:
 
     def _transport_error(self, exc, method, path, *, creates) -> ProviderError:
         name = type(exc).__name__
+        if isinstance(exc, outbound.Refused):
+            # refused before a byte was sent (a transport from outbound.guard): never an unknown outcome
+            return URLRefused(f"{method} /{path} was not sent: {exc}")
         # Never sent (or not sent completely): the provider cannot have acted on it.
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
             return ProviderUnreachable(f"{method} /{path} was not sent: {name} to {self.base_url}")

@@ -11,15 +11,12 @@ import logging
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from celery import current_app
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from providers import audit, limiter, presets
-from providers.client import VideoClient
-from providers.errors import InvalidKey, ProviderError, ProviderUnavailable, VideoNotFound, shorten
+from providers.errors import InvalidKey, ProviderError, ProviderUnavailable, URLRefused, VideoNotFound, shorten
 from providers.models import ApiKey, KeyDetection
 
 log = logging.getLogger(__name__)
@@ -92,10 +89,7 @@ def probe(key, base_url=None):
 
 def _client(key, base_url, header):
     """A client for the key with this header, at `base_url` (the key's own, or the one being tried)."""
-    if base_url == key.base_url.rstrip("/"):
-        return key.client(auth_header=header)
-    timeout = httpx.Timeout(settings.PROVIDER_TIMEOUT_SECONDS, connect=settings.PROVIDER_CONNECT_TIMEOUT_SECONDS)
-    return VideoClient(base_url, key.secret, auth_header=header, timeout=timeout, label=f"{key.name} (key {key.pk})")
+    return key.client(base_url=base_url, auth_header=header)
 
 
 def _slot(key):
@@ -115,6 +109,9 @@ def _accepted_header(key, base_url, findings):
         try:
             with _client(key, base_url, name) as client:
                 client.retrieve(UNKNOWN_ID)
+        except URLRefused as exc:
+            findings.append(f"Nothing was sent: {exc.message}")
+            return None, None
         except InvalidKey as exc:
             findings.append(f"With {header_words(name)}: refused (HTTP 401: {shorten(exc.message)}).")
             continue

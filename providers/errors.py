@@ -106,6 +106,12 @@ class InvalidKey(ProviderError):
     """401: the key is missing, wrong or revoked."""
 
 
+class URLRefused(InvalidKey):
+    """The key's base URL, or a redirect from it, leads where the outbound-URL policy (soraweb.outbound) forbids:
+    nothing was sent. Like a refused key, only a person fixes it (the base URL, or OUTBOUND_ALLOW_PRIVATE for a
+    local server), so callers take the key out of use as they do for InvalidKey."""
+
+
 class ModelNotFound(ProviderError):
     """404 (or 400) model_not_found: the key cannot use that model."""
 

@@ -25,6 +25,7 @@ from providers.errors import (
     ProviderError,
     ProviderUnavailable,
     RateLimited,
+    URLRefused,
     VideoNotFound,
     shorten,
 )
@@ -231,7 +232,12 @@ def _said(exc):
 def _failure(key, exc):
     said = _said(exc)
     values = {"status_code": exc.status, "request_id": exc.request_id or "", "message": said}
-    if isinstance(exc, InvalidKey):
+    if isinstance(exc, URLRefused):
+        # as the renders would: the key is out of use until staff change its base URL (or the setting)
+        key.mark_invalid(exc)
+        values.update(outcome=KeyTest.Outcome.NOT_SENT,
+                      message=f"Nothing was sent: {said}. The key is now marked invalid.")
+    elif isinstance(exc, InvalidKey):
         key.mark_invalid(exc)
         values.update(outcome=KeyTest.Outcome.INVALID_KEY,
                       message=f"The provider refused the key: {said} The key is now marked invalid.")

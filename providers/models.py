@@ -10,6 +10,8 @@ from django.utils import timezone
 from providers import crypto, presets
 from providers.client import VideoClient
 from providers.errors import ProviderError, shorten
+from soraweb import outbound
+from soraweb.validators import validate_outbound_url
 
 # Keys whose trouble is only a pause: a billing or auth failure moves them out of these states.
 WORKING_STATES = ("active", "rate_limited", "draining")
@@ -30,7 +32,11 @@ class ApiKey(models.Model):
 
     name = models.CharField(max_length=100)
     provider = models.CharField(max_length=100, default="openai-compatible", help_text="A label, e.g. Apifree.")
-    base_url = models.URLField(help_text="e.g. https://api.example.com/v1")
+    base_url = models.URLField(
+        validators=[validate_outbound_url],
+        help_text="e.g. https://api.example.com/v1 (https to a public address; a local server only where the "
+                  "OUTBOUND_ALLOW_PRIVATE setting is on)",
+    )
     secret_encrypted = models.TextField(editable=False)
     secret_last4 = models.CharField(max_length=4, editable=False, blank=True)
     webhook_secret_encrypted = models.TextField(editable=False, blank=True)
@@ -120,17 +126,22 @@ class ApiKey(models.Model):
     def webhook_url(self):
         return f"{settings.SITE_URL}/webhooks/{self.webhook_uuid}/"
 
-    def client(self, **kwargs):
-        """A VideoClient for this key, the secret decrypted now (never kept on the instance).
+    def client(self, *, base_url=None, transport=None, **kwargs):
+        """A VideoClient for this key (at `base_url` instead of the key's, for a probe), the secret decrypted now
+        (never kept on the instance).
 
-        Timeouts come from settings PROVIDER_TIMEOUT_SECONDS / PROVIDER_CONNECT_TIMEOUT_SECONDS."""
+        Its transport (`transport`, a fresh one, or a default) is guarded by the outbound-URL policy whatever the
+        caller passed: a base URL or redirect to a refused address raises URLRefused, checked on the address each
+        connection reaches (soraweb.outbound). Timeouts come from settings PROVIDER_TIMEOUT_SECONDS /
+        PROVIDER_CONNECT_TIMEOUT_SECONDS."""
         kwargs.setdefault(
             "timeout",
             httpx.Timeout(settings.PROVIDER_TIMEOUT_SECONDS, connect=settings.PROVIDER_CONNECT_TIMEOUT_SECONDS),
         )
         kwargs.setdefault("auth_header", self.auth_header)
         kwargs.setdefault("label", f"{self.name} (key {self.pk})")
-        return VideoClient(self.base_url, self.secret, **kwargs)
+        transport = outbound.guard(transport, allow_private=settings.OUTBOUND_ALLOW_PRIVATE)
+        return VideoClient(base_url or self.base_url, self.secret, transport=transport, **kwargs)
 
     # State changes are conditional UPDATEs: many workers may see the same 429 or 401 at once, and only
     # the one whose UPDATE changed the row gets True (so one incident sends one notice).

@@ -144,7 +144,9 @@ def _submit(user, project, count, *, prompt, model, size, seconds, reference_ima
 
 def retry(render, user):
     """Try again: a NEW render with the same prompt, settings, reference image and parent (a failed or canceled
-    render keeps its own history). Goes through submit, so it is validated and charged like any render."""
+    render keeps its own history). Goes through submit, so it is validated and charged like any render. The rule of
+    cancel and delete: editors their own renders, owners any (the retrier is charged, so not for someone else's)."""
+    _change_allowed(render, user)
     if render.status not in (Status.FAILED, Status.CANCELED):
         raise RenderError("Only a failed or canceled render can be tried again.")
     if render.is_deleted:

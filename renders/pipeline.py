@@ -44,6 +44,7 @@ from providers.errors import (
     ProviderError,
     ProviderUnreachable,
     RateLimited,
+    URLRefused,
     VideoNotFound,
 )
 from providers.mp4 import Mp4Error, Mp4Scanner
@@ -235,7 +236,9 @@ def create_refused(render, key, exc):
         wait, reason = 0, f"The key {key.name} is out of credit; trying another key."
     elif isinstance(exc, InvalidKey):
         key.mark_invalid(exc)
-        wait, reason = 0, f"The key {key.name} was refused by the provider (invalid); trying another key."
+        refused = (f"'s address is not allowed ({exc.message}); nothing was sent" if isinstance(exc, URLRefused)
+                   else " was refused by the provider (invalid)")
+        wait, reason = 0, f"The key {key.name}{refused}; trying another key."
     elif isinstance(exc, DeploymentNotReady):
         # nothing was created; a deployment made minutes ago appears by itself: try again slowly, for a while
         attempts += 1

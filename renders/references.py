@@ -3,6 +3,10 @@ type: one whole JPEG, PNG or WebP and nothing else (no second file hidden after 
 RENDER_REFERENCE_MAX_BYTES, at most RENDER_REFERENCE_MAX_PIXELS (so a small file cannot unpack into gigabytes), and
 decoding completely. The submit form and renders.actions.submit use the same checks: `inspect_reference` for the
 file itself, `check_for_video` for a file that must be the first frame of a video of a given size.
+
+What is stored and sent to the provider is always a re-encoded copy (`without_metadata`): the pixels, turned upright
+by their EXIF orientation, and an RGB colour profile, nothing else. A phone photo's EXIF carries where and when it
+was taken (GPS), the camera's serial and more; XMP and comments can carry names. None of it is ours to keep or send.
 """
 
 import base64
@@ -167,19 +171,56 @@ def inspect_reference(upload):
                           upright=orientation in (1, None))
 
 
+def _is_lossless_webp(data):
+    """True when the WebP's image chunk is VP8L (lossless): its copy stays lossless."""
+    i = 12
+    while i + 8 <= len(data):
+        tag, length = data[i:i + 4], int.from_bytes(data[i + 4:i + 8], "little")
+        if tag in (b"VP8 ", b"VP8L"):
+            return tag == b"VP8L"
+        i += 8 + length + (length & 1)
+    return False
+
+
+def _encode(image, image_format, *, icc_profile=None, lossless=False):
+    """`image` saved as `image_format` with its pixels and, if given, an RGB colour profile: nothing else."""
+    keep_alpha = image_format in ("PNG", "WEBP") and image.has_transparency_data
+    image = image.convert("RGBA" if keep_alpha else "RGB")
+    # convert() copies .info, and Pillow writes some of it unasked (a JPEG's comment, a PNG's profile)
+    image.info = {}
+    options = {"JPEG": {"quality": 92, "optimize": True}, "PNG": {"optimize": True},
+               "WEBP": {"lossless": True} if lossless else {"quality": 92}}[image_format]
+    # a profile describes colours, not a person; only an RGB one fits the RGB pixels written (not CMYK, not gray)
+    if icc_profile and icc_profile[16:20] == b"RGB ":
+        options["icc_profile"] = icc_profile
+    out = io.BytesIO()
+    image.save(out, image_format, **options)
+    return out.getvalue()
+
+
+def without_metadata(reference):
+    """The reference re-encoded in its own format, upright (EXIF orientation applied) and with no EXIF, GPS,
+    XMP, comments or text chunks: what is stored and sent to the provider."""
+    with Image.open(io.BytesIO(reference.content)) as image:
+        icc_profile = image.info.get("icc_profile")
+        upright = ImageOps.exif_transpose(image)
+        content = _encode(upright, reference.format, icc_profile=icc_profile,
+                          lossless=reference.format == "WEBP" and _is_lossless_webp(reference.content))
+        width, height = upright.size
+    return ReferenceImage(content, reference.format, width, height, name=reference.name)
+
+
 def crop_to(reference, size):
     """The reference cropped from the centre to the video's aspect ratio and resized to exactly `size`
-    (EXIF orientation applied), in its own format."""
+    (EXIF orientation applied), in its own format, without metadata (as `without_metadata`)."""
     width, height = (int(v) for v in size.split("x"))
     with Image.open(io.BytesIO(reference.content)) as image:
+        icc_profile = image.info.get("icc_profile")
         image = ImageOps.exif_transpose(image)
         fitted = ImageOps.fit(image, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
-    keep_alpha = reference.format in ("PNG", "WEBP") and fitted.mode in ("RGBA", "LA", "PA")
-    fitted = fitted.convert("RGBA" if keep_alpha else "RGB")
-    out = io.BytesIO()
-    options = {"JPEG": {"quality": 92, "optimize": True}, "WEBP": {"quality": 92}, "PNG": {"optimize": True}}
-    fitted.save(out, reference.format, **options[reference.format])
-    return ReferenceImage(out.getvalue(), reference.format, width, height, name=reference.name)
+    content = _encode(fitted, reference.format, icc_profile=icc_profile,
+                      lossless=reference.format == "WEBP" and _is_lossless_webp(reference.content))
+    return ReferenceImage(content, reference.format, width, height, name=reference.name)
 
 
 def preview_data_url(reference, size):
@@ -196,8 +237,8 @@ def preview_data_url(reference, size):
 
 def check_for_video(upload, size):
     """The reference for a video of `size` pixels, or ValidationError by field: every check of
-    `inspect_reference`, then exactly the video's size (the provider refuses any other). An image of that size
-    that only an EXIF orientation turns is re-encoded upright, as the submit form does."""
+    `inspect_reference`, then exactly the video's size (the provider refuses any other); returned re-encoded
+    upright and without metadata (`without_metadata`), whatever the caller did to it before."""
     try:
         reference = inspect_reference(upload)
     except ValidationError as exc:
@@ -206,4 +247,4 @@ def check_for_video(upload, size):
         raise ValidationError(
             {"reference_image": f"The image is {reference.size} pixels; it must be exactly {size} (the video's size)."}
         )
-    return reference if reference.upright else crop_to(reference, size)
+    return without_metadata(reference)

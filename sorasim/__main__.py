@@ -6,6 +6,12 @@ import sys
 from .config import parse_config
 
 
+def masked(key):
+    """A key as the start-up line shows it: its last four characters, as soraweb shows its keys (the log is read
+    by more people than should hold the key)."""
+    return f"••••{key[-4:]}"
+
+
 class _QuietCutOffs(logging.Filter):
     """The cut-off faults end responses early on purpose; uvicorn would report each one as an error."""
 
@@ -24,8 +30,9 @@ def main(argv=None):
     )
     logging.getLogger("uvicorn.error").addFilter(_QuietCutOffs())
     app = create_app(config)
+    keys = ", ".join(map(masked, config.api_keys))
     print(
-        f"sorasim: http://{config.host}:{config.port}/v1 (admin /_sim/), keys: {', '.join(config.api_keys)}, "
+        f"sorasim: http://{config.host}:{config.port}/v1 (admin /_sim/), keys: {keys}, "
         f"media {config.media}, data {config.data_dir or 'in memory'}",
         file=sys.stderr,
         flush=True,

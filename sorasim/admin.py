@@ -7,7 +7,7 @@ Errors use the same envelope as /v1. Documented in sorasim/README.md, which test
 import json
 import time
 
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse
 
 from . import __version__
 from .config import DIALECTS
@@ -189,6 +189,16 @@ def get_job(sim, video_id):
 @admin
 async def show_job(request, sim):
     return JSONResponse(get_job(sim, request.path_params["video_id"]).to_admin())
+
+
+@admin
+async def show_job_reference(request, sim):
+    """The reference image exactly as the create sent it (tests check what reached the provider)."""
+    job = get_job(sim, request.path_params["video_id"])
+    path = sim.store.media_dir(job.id) / job.reference if job.reference else None
+    if path is None or not path.is_file():
+        raise not_found(f"Video '{job.id}' has no reference image.", param="video_id")
+    return FileResponse(path)
 
 
 @admin

@@ -82,6 +82,7 @@ def create_app(config):
         Route("/_sim/reset", admin.reset_all, methods=["POST"]),
         Route("/_sim/videos", admin.list_jobs, methods=["GET"]),
         Route("/_sim/videos/{video_id}", admin.show_job, methods=["GET"]),
+        Route("/_sim/videos/{video_id}/reference", admin.show_job_reference, methods=["GET"]),
         Route("/_sim/videos/{video_id}/expire", admin.expire_job, methods=["POST"]),
         Route("/_sim/videos/{video_id}/advance", admin.advance_job, methods=["POST"]),
     ]

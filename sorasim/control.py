@@ -94,6 +94,13 @@ class SimControl:
     def video(self, video_id):
         return self._call("GET", f"/videos/{video_id}")
 
+    def video_reference(self, video_id):
+        """The bytes of the reference image the job's create sent, exactly as received."""
+        response = self._http.get(f"/videos/{video_id}/reference")
+        if response.status_code >= 300:
+            raise SimControlError(response.status_code, response.text)
+        return response.content
+
     def expire_video(self, video_id):
         return self._call("POST", f"/videos/{video_id}/expire")
 

@@ -45,10 +45,13 @@ def set_values(new, path=ENV_FILE, overwrite=False):
 
 
 def ensure_dev_defaults(path=ENV_FILE):
-    """Generate a secret key and an encryption key once; a re-run keeps them (and the data they protect)."""
+    """Generate a secret key and an encryption key once; a re-run keeps them (and the data they protect). Settings
+    for a laptop (DEBUG, OUTBOUND_ALLOW_PRIVATE) are added when missing, never changed."""
     set_values(
         {
             "DEBUG": "1",
+            # the Procfile's sorasim is on 127.0.0.1 over http: the outbound-URL policy lets local servers through
+            "OUTBOUND_ALLOW_PRIVATE": "1",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         },

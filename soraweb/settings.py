@@ -252,6 +252,11 @@ RENDER_ADOPT_WAIT_SECONDS = env_float("RENDER_ADOPT_WAIT_SECONDS", 3600)
 # unknown outcome: the reconciler's resend waits at least twice PROVIDER_TIMEOUT_SECONDS (and any provider latency).
 PROVIDER_TIMEOUT_SECONDS = env_float("PROVIDER_TIMEOUT_SECONDS", 30)
 PROVIDER_CONNECT_TIMEOUT_SECONDS = env_float("PROVIDER_CONNECT_TIMEOUT_SECONDS", 10)
+# Provider base URLs (and their redirects) and outbound webhook endpoints are https to public addresses only
+# (soraweb.outbound: no metadata service, no loopback or private network; checked on save and at each connection).
+# On, loopback, private and other non-public addresses and plain http are allowed too: for local servers such as
+# sorasim (`make run` writes OUTBOUND_ALLOW_PRIVATE=1 into .env; the tests turn it on). Not tied to DEBUG.
+OUTBOUND_ALLOW_PRIVATE = env_bool("OUTBOUND_ALLOW_PRIVATE", False)
 # Downloads stream into a part file here (local disk, also with S3 storage) and reach storage only when complete;
 # each attempt writes a part file of its own, and removes the ones earlier attempts left (a killed worker's); the
 # hourly housekeeping removes any other part file that no live attempt writes.

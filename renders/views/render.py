@@ -207,7 +207,8 @@ def _context(request, membership, render, *, remix_form=None, comment_form=None,
         "can_comment": not project.is_archived,
         "can_edit": can_edit,
         "can_change": can_edit and membership.can_change(render.author_id),
-        "can_retry": can_edit and render.status in (Status.FAILED, Status.CANCELED),
+        "can_retry": can_edit and membership.can_change(render.author_id)
+                     and render.status in (Status.FAILED, Status.CANCELED),
         "remixable": remixable,
         "remix_reason": remix_reason,
         "remix_form": remix_form or RemixForm(),
@@ -289,6 +290,7 @@ def render_remix(request, project_id, render_id):
 def render_retry(request, project_id, render_id):
     membership = get_membership(request.user, project_id, Role.EDITOR, write=True)
     render = _get_render(membership, render_id)
+    _require_change(membership, render)
     if refused := ratelimits.count("submit", request.user):
         return ratelimits.too_many(request, refused)
     try:

@@ -1,11 +1,13 @@
 """The members page in headless Chromium: the link of an invitation just made is copied to the clipboard by its
-button (a static script under the CSP, no inline code), with no console error or CSP violation."""
+button (a static script under the CSP, no inline code), with no console error or CSP violation; the page of a
+withdrawn link, on a desktop and a phone."""
 
 import pytest
 from playwright.sync_api import expect
 
-from projects.models import Invitation
-from tests.fixtures.browser import Problems, overflow
+from projects import services
+from projects.models import Invitation, Role
+from tests.fixtures.browser import Problems, overflow, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
               pytest.mark.project(description="Spring launch", members={})]
@@ -32,3 +34,21 @@ def test_the_invitation_link_is_copied_by_its_button(context_factory, alice, pro
     page.set_viewport_size({"width": 390, "height": 844})
     assert overflow(page) <= 0
     assert problems.all() == []
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1440, "height": 900}, {"width": 390, "height": 844}])
+def test_a_withdrawn_links_page_is_clean_and_names_nobody(context_factory, alice, project, viewport):
+    invitation, url = services.invite(project, "dana@example.org", Role.EDITOR, alice)
+    services.revoke_invitation(invitation)
+    page = context_factory(viewport=viewport).new_page()
+    problems = Problems(page)
+    response = page.goto("/invitations/" + url.rstrip("/").rsplit("/", 1)[1] + "/")
+    assert response.status == 410
+    expect(page.get_by_role("heading", name="This invitation link is no longer valid")).to_be_visible()
+    text = page.locator("body").inner_text()
+    assert "Trailer" not in text and "alice" not in text and "dana" not in text
+    screenshot(page, f"invitation-gone-{viewport['width']}x{viewport['height']}")
+    assert overflow(page) <= 0
+    # Chromium notes the document's own 410 in the console; that is the answer expected, not a fault of the page
+    gone = "console: Failed to load resource: the server responded with a status of 410 (Gone)"
+    assert [p for p in problems.all() if p != gone] == []

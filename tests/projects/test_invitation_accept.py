@@ -64,8 +64,23 @@ def test_a_used_invitation_cannot_be_reused(client, bob, charlie, invitation, pr
     client.force_login(charlie)
     response = client.post(invitation.path)
     assert response.status_code == 410
-    assert b"This invitation was already used." in response.content
+    assert b"This invitation link is no longer valid" in response.content
     assert not Membership.objects.filter(project=project, user=charlie).exists()
+
+
+@pytest.mark.parametrize("signed_in", [True, False])
+def test_a_used_links_page_says_only_that_it_is_no_longer_valid(client, bob, invitation, signed_in):
+    client.force_login(bob)
+    client.post(invitation.path)
+    client.logout()
+    if signed_in:
+        client.force_login(bob)
+    for response in (client.get(invitation.path), client.post(invitation.path, SIGNUP)):
+        assert response.status_code == 410
+        body = response.content.decode()
+        assert "This invitation link is no longer valid" in body
+        for secret in ("Trailer", "Spring launch", "alice", "dana", "example.org", "already used", "Editor"):
+            assert secret not in body
 
 
 def test_an_expired_invitation_is_refused(client, bob, invitation, project):
@@ -73,7 +88,7 @@ def test_an_expired_invitation_is_refused(client, bob, invitation, project):
     client.force_login(bob)
     response = client.post(invitation.path)
     assert response.status_code == 410
-    assert b"This invitation has expired." in response.content
+    assert b"This invitation link is no longer valid" in response.content
     assert not Membership.objects.filter(project=project, user=bob).exists()
 
 

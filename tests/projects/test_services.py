@@ -73,7 +73,7 @@ def test_an_invitation_used_twice_at_once_makes_one_member(alice, bob, charlie):
 def test_a_revoked_invitation_cannot_be_accepted(alice, bob, project):
     invitation, _ = services.invite(project, "x@example.org", Role.EDITOR, alice)
     services.revoke_invitation(invitation)
-    with pytest.raises(services.ProjectError, match="withdrawn"):
+    with pytest.raises(services.InvitationGone, match="no longer valid"):
         services.accept_invitation(invitation, bob)
     assert not project.memberships.filter(user=bob).exists()
 

@@ -217,3 +217,22 @@ def test_a_key_that_stops_taking_new_work_still_tracks_and_stores_its_jobs(alice
     pipeline.send_create(blocked.pk)
     blocked.refresh_from_db()
     assert blocked.status == Status.WAITING  # but no fresh create on it
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_the_provider_receives_the_reference_upright_and_without_its_exif(alice, project, sim_key, orientation):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.renders.studio.conftest import assert_no_metadata, phone_photo
+
+    size = (1280, 720) if orientation == 6 else (720, 1280)
+    photo = SimpleUploadedFile("IMG_0001.jpg", phone_photo("JPEG", size, orientation))
+    render = submit(alice, project, reference_image=photo)
+    with render.reference_image.open("rb") as f:
+        stored = f.read()
+    assert_no_metadata(stored, "JPEG", turned=orientation == 6)
+    pipeline.send_create(render.pk)
+    render.refresh_from_db()
+    received = sim_key.sim.control.video_reference(render.provider_video_id)
+    assert received == stored  # the stored copy, byte for byte: nothing adds the metadata back on the way
+    assert_no_metadata(received, "JPEG", turned=orientation == 6)

@@ -94,3 +94,10 @@ def test_a_server_started_from_the_environment_uses_it():
         assert keys["env-a"]["rpm"] == 7 and keys["env-b"]["credit_usd"] == 3
         assert sim.control.faults()["job_seconds"] == 10
         assert sim.client(api_key="env-b").videos.create(prompt="from env").status == "queued"
+
+
+def test_the_start_up_line_shows_only_the_last_four_characters_of_each_key():
+    with start_sorasim("--media", "fast", "--api-key", "sk-live-secret-abcd1234", "--api-key", "sk-other-9876") as sim:
+        line = next(line for line in sim.log_text().splitlines() if "keys:" in line)
+    assert "keys: ••••1234, ••••9876," in line
+    assert "secret" not in line and "sk-" not in line

@@ -135,6 +135,16 @@ def test_it_accepts_a_reference_image_checked_by_content(client, sim, fmt):
     assert video.status == "queued"
     extension = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}[fmt]
     assert sim.control.video(video.id)["reference"] == f"reference.{extension}"
+    assert sim.control.video_reference(video.id) == image_bytes(fmt)  # what it received, byte for byte
+
+
+def test_a_video_without_a_reference_has_none_to_show(client, sim):
+    from sorasim.control import SimControlError
+
+    video = client.videos.create(prompt="no ref")
+    with pytest.raises(SimControlError) as caught:
+        sim.control.video_reference(video.id)
+    assert caught.value.status == 404
 
 
 def test_it_rejects_a_reference_that_is_not_an_image(client):

@@ -1,11 +1,14 @@
 """Try again: a failed or canceled render is submitted anew (a NEW render, through the submit service)."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
+from projects.models import Membership, Role
 from quotas.models import Reservation, UserAllowance
 from renders import actions, lifecycle
 from renders.models import Render
 from renders.states import Status
+from tests.fixtures.world import person
 from tests.renders.review.conftest import page_text, url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.project(members={"bob": "editor", "vera": "viewer"})]
@@ -70,6 +73,27 @@ def test_over_the_quota_it_says_which_limit_and_creates_nothing(client, bob, fai
     response = post(client, bob, failed)
     assert "Not enough video seconds left this month" in page_text(client.get(response["Location"]))
     assert not Render.objects.filter(retry_of=failed).exists()
+
+
+def test_an_editor_cannot_retry_someone_elses_render(client, bob, alice, review_render):
+    # the rule of cancel and delete: the retrier is charged, so an editor tries again only their own renders
+    theirs = review_render(Status.FAILED, author=alice)
+    response = post(client, bob, theirs)
+    assert response.status_code == 403
+    assert "only their own renders" in page_text(response)
+    assert not Render.objects.filter(retry_of=theirs).exists()
+    assert url("render_retry", theirs) not in client.get(url("render_detail", theirs)).content.decode()  # no button
+
+
+def test_the_retry_action_follows_the_same_rule(bob, alice, project, review_render, django_user_model):
+    dora = person(django_user_model, "dora")
+    Membership.objects.create(project=project, user=dora, role=Role.EDITOR)
+    theirs = review_render(Status.FAILED, author=dora)
+    with pytest.raises(PermissionDenied):
+        actions.retry(theirs, bob)
+    assert not Render.objects.filter(retry_of=theirs).exists()
+    assert actions.retry(theirs, alice).author == alice  # an owner may try anyone's again
+    assert actions.retry(theirs, dora).author == dora
 
 
 def test_a_viewer_gets_403_and_an_outsider_404(client, vera, charlie, failed):

@@ -11,7 +11,7 @@ from PIL import Image
 
 from renders.forms import inspect_reference
 from renders.models import Render
-from tests.renders.studio.conftest import image_bytes, upload
+from tests.renders.studio.conftest import assert_no_metadata, image_bytes, phone_photo, upload
 
 pytestmark = [pytest.mark.django_db, pytest.mark.project(members={"bob": "editor", "vera": "viewer"})]
 
@@ -39,13 +39,48 @@ def post(client, project, image, **extra):
 
 
 @pytest.mark.parametrize(("fmt", "ext"), [("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp")])
-def test_an_image_of_the_exact_size_is_stored_as_sent(client, bob, project, settings, fmt, ext):
+def test_an_image_of_the_exact_size_is_stored_in_its_format_and_size(client, bob, project, settings, fmt, ext):
     client.force_login(bob)
     content = image_bytes((720, 1280), fmt)
     assert post(client, project, upload(content, f"first.{ext}")).status_code == 302
     render = Render.objects.get()
     assert render.reference_image.name.endswith(f".{ext}")
-    assert render.reference_image.read() == content
+    with Image.open(render.reference_image) as stored:
+        assert (stored.format, stored.size) == (fmt, (720, 1280))
+        colour = stored.convert("RGB").getpixel((360, 640))
+        assert max(abs(a - b) for a, b in zip(colour, (200, 30, 30), strict=True)) <= 3
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+@pytest.mark.parametrize(("fmt", "ext"), [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp")])
+def test_a_phone_photo_is_stored_upright_without_its_exif_gps_xmp_or_comments(client, bob, project, fmt, ext,
+                                                                               orientation):
+    # orientation 1: stored 720x1280 as it is; 6: a 1280x720 photo shown turned, which is the video's 720x1280
+    size = (1280, 720) if orientation == 6 else (720, 1280)
+    client.force_login(bob)
+    response = post(client, project, upload(phone_photo(fmt, size, orientation), f"IMG_0001.{ext}"))
+    assert response.status_code == 302
+    render = Render.objects.get()
+    assert render.reference_image.name.endswith(f".{ext}")
+    with render.reference_image.open("rb") as f:
+        assert_no_metadata(f.read(), fmt, turned=orientation == 6)
+
+
+def test_a_cropped_photo_is_stored_without_its_metadata(client, bob, project):
+    client.force_login(bob)
+    response = post(client, project, upload(phone_photo("JPEG", (1600, 900), 6), "IMG_0002.jpg"), crop_reference="on")
+    assert response.status_code == 302
+    with Render.objects.get().reference_image.open("rb") as f:
+        assert_no_metadata(f.read(), "JPEG", turned=True)
+
+
+def test_a_lossless_webp_stays_lossless():
+    from renders.references import without_metadata
+
+    buf = io.BytesIO()
+    Image.new("RGB", (720, 1280), (200, 30, 30)).save(buf, "WEBP", lossless=True, exif=Image.Exif())
+    clean = without_metadata(inspect_reference(upload(buf.getvalue(), "ref.webp")))
+    assert b"VP8L" in clean.content[:64]
 
 
 def jpeg_with_comment(comment):
@@ -168,7 +203,8 @@ def test_a_kept_image_survives_a_quota_refusal(client, bob, project, settings):
     assert token
     settings.QUOTA_DEFAULT_MONTHLY_SECONDS = 100
     assert client.post(f"/projects/{project.pk}/", {**GOOD, "reference_token": token}).status_code == 302
-    assert Render.objects.get().reference_image.read() == image_bytes()
+    with Image.open(Render.objects.get().reference_image) as stored:  # re-encoded: the same pixels, losslessly
+        assert stored.tobytes() == Image.open(io.BytesIO(image_bytes())).tobytes()
 
 
 def test_a_kept_image_is_only_its_owners(client, alice, bob, project):
