@@ -44,6 +44,9 @@ class InviteForm(_Form, forms.Form):
 
     email = forms.EmailField(help_text="They get a link to create an account, or to join with theirs.")
     role = forms.ChoiceField(choices=Role.choices, initial=Role.EDITOR)
+    anyone_with_link = forms.BooleanField(
+        required=False, label="Anyone with the link may join",
+        help_text="Off: only an account with this email can use the link.")
 
 
 class RoleForm(_Form, forms.Form):
@@ -51,14 +54,25 @@ class RoleForm(_Form, forms.Form):
 
 
 class InvitationSignupForm(_Form, UserCreationForm):
-    """A new account for the invited address: the email comes from the invitation, not from the form."""
+    """A new account through an invitation. A bound invitation's account gets the invited address (the form has
+    no email field); an "anyone with the link" one asks for the newcomer's own address."""
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
         fields = ["username"]
 
-    def __init__(self, *args, email, **kwargs):
+    def __init__(self, *args, invitation, **kwargs):
         super().__init__(*args, **kwargs)
-        self.instance.email = email
+        if invitation.anyone_with_link:
+            self.fields["email"] = forms.EmailField(help_text="Yours: for password resets and notices.")
+            self.fields["email"].widget.attrs["autocomplete"] = "email"
+            self.order_fields(["username", "email"])
+        else:
+            self.instance.email = invitation.email
         self.fields["username"].widget.attrs.update({"autocomplete": "username", "autofocus": True})
         self.fields["username"].help_text = "What you sign in with: letters, digits and @ . + - _ only."
+
+    def save(self, commit=True):
+        if "email" in self.fields:
+            self.instance.email = self.cleaned_data["email"]
+        return super().save(commit)

@@ -98,6 +98,10 @@ class Membership(models.Model):
         return self.has_role(Role.EDITOR) and author_id is not None and author_id == self.user_id
 
 
+def _same_address(a, b):
+    return bool(a) and bool(b) and a.strip().casefold() == b.strip().casefold()
+
+
 def _digest(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -125,6 +129,9 @@ class Invitation(models.Model):
     accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True,
                                     related_name="+")
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Off: only an account with the invited email joins through the link (a forwarded or leaked link is useless
+    # to anyone else). On: the owner chose to let whoever holds the link join, like a shared join link.
+    anyone_with_link = models.BooleanField(default=False)
 
     objects = InvitationQuerySet.as_manager()
 
@@ -136,13 +143,25 @@ class Invitation(models.Model):
         return f"{self.email} to {self.project} ({self.role})"
 
     @classmethod
-    def new(cls, project, email, role, invited_by):
+    def new(cls, project, email, role, invited_by, anyone_with_link=False):
         """An unsaved invitation and its raw token (the only time the token exists in clear)."""
         token = secrets.token_urlsafe(32)
         expires_at = timezone.now() + timedelta(days=settings.INVITATION_EXPIRY_DAYS)
         invitation = cls(project=project, email=email, role=role, invited_by=invited_by,
-                         token_digest=_digest(token), expires_at=expires_at)
+                         token_digest=_digest(token), expires_at=expires_at, anyone_with_link=anyone_with_link)
         return invitation, token
+
+    def admits(self, user):
+        """Whether `user` may join through this invitation: anyone when the owner opened the link, otherwise
+        only an account whose email is the invited address (compared without regard to case or spaces)."""
+        return self.anyone_with_link or _same_address(user.email, self.email)
+
+    @property
+    def masked_email(self):
+        """The invited address with its local part hidden ("d•••@example.org"): enough for the person it was sent
+        to to recognise it, too little for whoever else holds the link to learn it."""
+        local, _, domain = self.email.partition("@")
+        return f"{local[:1]}•••@{domain}"
 
     @property
     def state(self):

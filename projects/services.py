@@ -30,6 +30,10 @@ class InvitationGone(ProjectError):
     """The invitation was used, withdrawn or has expired: its link is dead."""
 
 
+class InvitationForAnotherAddress(ProjectError):
+    """The invitation is bound to the address it was sent to, and this account has another one."""
+
+
 LAST_OWNER_MESSAGE = "A project needs at least one owner: make someone else an owner first."
 ARCHIVED_MESSAGE = "This project is archived and read-only: restore it first."
 
@@ -144,9 +148,10 @@ def invitation_url(token):
     return settings.SITE_URL + reverse("invitation_accept", kwargs={"token": token})
 
 
-def invite(project, email, role, invited_by):
+def invite(project, email, role, invited_by, anyone_with_link=False):
     """Create an invitation and email its link; returns (invitation, url). A pending invitation to the
-    same address is revoked, so "invite again" is also "send a fresh link"."""
+    same address is revoked, so "invite again" is also "send a fresh link". Unless `anyone_with_link`, only an
+    account with that address can join through it."""
     email = email.strip()
     User = get_user_model()
     with transaction.atomic():
@@ -155,7 +160,7 @@ def invite(project, email, role, invited_by):
         if locked.memberships.filter(user__email__iexact=email).exists():
             raise ProjectError(f"{email} already belongs to a member of this project.")
         locked.invitations.pending().filter(email__iexact=email).update(revoked_at=timezone.now())
-        invitation, token = Invitation.new(locked, email, Role(role), invited_by)
+        invitation, token = Invitation.new(locked, email, Role(role), invited_by, anyone_with_link)
         invitation.save()
         url = invitation_url(token)
         has_account = User.objects.filter(email__iexact=email).exists()
@@ -190,7 +195,10 @@ def revoke_invitation(invitation):
 def accept_invitation(invitation, user):
     """Join the invitation's project as `user`. The claim is a conditional UPDATE, so a link works once
     even when two tabs press "Join" together. Returns the membership (an existing one is kept, and its
-    role raised to the invitation's if that is higher)."""
+    role raised to the invitation's if that is higher). A bound invitation refuses an account with another
+    email and stays usable by the invited address."""
+    if not invitation.admits(user):
+        raise InvitationForAnotherAddress(INVITATION_FOR_ANOTHER_ADDRESS)
     with transaction.atomic():
         project = _lock(invitation.project)
         if project.is_archived:
@@ -219,6 +227,10 @@ def accept_invitation(invitation, user):
 # Whoever holds a used, withdrawn or expired link learns only that it is dead: not the project, who invited whom,
 # nor what became of it (a forwarded or leaked link must not tell its reader anything)
 INVITATION_GONE = "This invitation link is no longer valid"
+
+
+# Said to a signed-in account the invitation is not for; like INVITATION_GONE it names no project or inviter
+INVITATION_FOR_ANOTHER_ADDRESS = "This invitation was sent to another address"
 
 
 def _name(user):

@@ -144,7 +144,8 @@ def member_invite(request, project_id):
     if form.is_valid():
         try:
             invitation, url = services.invite(
-                membership.project, form.cleaned_data["email"], form.cleaned_data["role"], request.user
+                membership.project, form.cleaned_data["email"], form.cleaned_data["role"], request.user,
+                anyone_with_link=form.cleaned_data["anyone_with_link"],
             )
         except services.ProjectError as e:
             form.add_error("email", e.message)
@@ -208,7 +209,8 @@ def invitation_revoke(request, project_id, invitation_id):
 
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request, token):
-    """Public: the token is the credential. A visitor creates an account and joins; a signed-in user joins."""
+    """Public. A visitor creates an account and joins; a signed-in user joins if the invitation admits them: an
+    account with the invited address, or anyone when the owner opened the link."""
     invitation = get_object_or_404(Invitation.objects.by_token(token).select_related("project", "invited_by"))
     if not invitation.is_pending:
         return _gone(request)
@@ -218,12 +220,14 @@ def invitation_accept(request, token):
         return render(request, "projects/invitation.html", context, status=409)
 
     if request.user.is_authenticated:
+        if not invitation.admits(request.user):
+            return _for_another_address(request, invitation)
         context["already_member"] = invitation.project.memberships.filter(user=request.user).first()
         if request.method == "POST":
             return _accept(request, invitation, request.user, context)
         return render(request, "projects/invitation.html", context)
 
-    form = InvitationSignupForm(request.POST or None, email=invitation.email)
+    form = InvitationSignupForm(request.POST or None, invitation=invitation)
     context["form"] = form
     context["login_url"] = f"{reverse('login')}?next={request.path}"
     if request.method == "POST" and form.is_valid():
@@ -248,11 +252,21 @@ def _gone(request):
     return render(request, "projects/invitation.html", {"gone": services.INVITATION_GONE}, status=410)
 
 
+def _for_another_address(request, invitation):
+    """A signed-in account the bound invitation is not for: told so and to sign in with the invited address, shown
+    masked. Like a dead link's page it names no project and nobody: the reader may have a forwarded link."""
+    return render(request, "projects/invitation.html", {
+        "for_another_address": services.INVITATION_FOR_ANOTHER_ADDRESS, "masked_email": invitation.masked_email,
+    }, status=403)
+
+
 def _accept(request, invitation, user, context):
     try:
         membership = services.accept_invitation(invitation, user)
     except services.InvitationGone:
         return _gone(request)
+    except services.InvitationForAnotherAddress:
+        return _for_another_address(request, invitation)
     except services.ProjectError as e:
         context["problem"] = e.message
         return render(request, "projects/invitation.html", context, status=409)

@@ -61,7 +61,7 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(alice, bob):
 @pytest.mark.django_db(transaction=True)
 def test_an_invitation_used_twice_at_once_makes_one_member(alice, bob, charlie):
     project = services.create_project(alice, "Race")
-    invitation, _ = services.invite(project, "x@example.org", Role.EDITOR, alice)
+    invitation, _ = services.invite(project, "x@example.org", Role.EDITOR, alice, anyone_with_link=True)
     outcomes = _race(lambda: services.accept_invitation(invitation, bob),
                      lambda: services.accept_invitation(invitation, charlie))
     assert outcomes == ["ok", "refused"]
@@ -71,7 +71,7 @@ def test_an_invitation_used_twice_at_once_makes_one_member(alice, bob, charlie):
 
 @pytest.mark.django_db
 def test_a_revoked_invitation_cannot_be_accepted(alice, bob, project):
-    invitation, _ = services.invite(project, "x@example.org", Role.EDITOR, alice)
+    invitation, _ = services.invite(project, "bob@example.org", Role.EDITOR, alice)
     services.revoke_invitation(invitation)
     with pytest.raises(services.InvitationGone, match="no longer valid"):
         services.accept_invitation(invitation, bob)

@@ -88,9 +88,11 @@ class World:
         return get_user_model().objects.create_user(f"{prefix}{n}", f"{prefix}{n}@example.org", "password")
 
     def invitation(self, email=None):
-        """A pending invitation to world.project, and its raw token."""
+        """A pending invitation to world.project, and its raw token. "Anyone with the link": the matrix checks the
+        URL is public to every caller; one bound to its address refuses other accounts (403), which
+        tests/projects/test_invitation_binding.py checks."""
         invitation, token = Invitation.new(self.project, email or f"guest{next(self._serial)}@example.org",
-                                           Role.VIEWER, self.owner)
+                                           Role.VIEWER, self.owner, anyone_with_link=True)
         invitation.save()
         return invitation, token
 
