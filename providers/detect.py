@@ -178,13 +178,20 @@ def _azure_base(base_url):
 
 def start(key, actor):
     """Record a detection and enqueue it (after commit); the detect page polls for the result."""
+    return start_probe(KeyDetection, key, actor, "key.detect", "probe of the key's profile requested (reads only)",
+                       "providers.tasks.detect_key")
+
+
+def start_probe(model, key, actor, action, words, task_name):
+    """Record a probe of the key (a KeyProbe: this detection, or keyadmin's live test), audit it and enqueue its task
+    after the commit; returns the probe, whose page polls for the result."""
     with transaction.atomic():
-        detection = KeyDetection.objects.create(key=key, requested_by=actor if actor.is_authenticated else None)
-        audit.record(actor, "key.detect", key, "probe of the key's profile requested (reads only)")
+        probe = model.objects.create(key=key, requested_by=actor if actor.is_authenticated else None)
+        audit.record(actor, action, key, words)
         # by name (providers.tasks imports this module); ProvidersConfig.ready registers it in every process
-        task = current_app.tasks["providers.tasks.detect_key"]
-        transaction.on_commit(lambda: task.delay(detection.pk))
-    return detection
+        task = current_app.tasks[task_name]
+        transaction.on_commit(lambda: task.delay(probe.pk))
+    return probe
 
 
 def run(detection_id):

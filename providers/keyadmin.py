@@ -11,13 +11,12 @@ waiting for it, and the number they woke is what the staff page reports.
 import itertools
 import logging
 
-from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from providers import audit, incidents, limiter, signals
-from providers.detect import UNKNOWN_ID
+from providers.detect import UNKNOWN_ID, start_probe
 from providers.errors import (
     InvalidKey,
     InvalidRequest,
@@ -148,13 +147,7 @@ def announce_available(key):
 
 def start_test(key, actor):
     """Record a test and enqueue it (after commit); the key page polls for the result."""
-    with transaction.atomic():
-        test = KeyTest.objects.create(key=key, requested_by=actor if actor.is_authenticated else None)
-        audit.record(actor, "key.tested", key, "live list call requested")
-        # by name (providers.tasks imports this module); ProvidersConfig.ready registers it in every process
-        task = current_app.tasks["providers.tasks.test_key"]
-        transaction.on_commit(lambda: task.delay(test.pk))
-    return test
+    return start_probe(KeyTest, key, actor, "key.tested", "live list call requested", "providers.tasks.test_key")
 
 
 def run_test(test_id):

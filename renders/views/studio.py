@@ -182,7 +182,7 @@ def _submit(request, project_id):
                 variation.author, variation.is_favourite = request.user, False
             new = group[0]
             new.submitted_group = history.decorate(group)
-            return _submitted(request, membership, new)
+            return _submitted(request, membership, new, form.offer)
     form.keep()  # a good image survives the error, so it need not be chosen again
     if refused:
         return ratelimits.too_many(request, refused, "renders/studio.html#form", {
@@ -193,7 +193,7 @@ def _submit(request, project_id):
     return _page(request, membership, form=form)
 
 
-def _submitted(request, membership, new):
+def _submitted(request, membership, new, offer=None):
     project = membership.project
     what = f"{new.variation_count} variations of " if new.variation_count > 1 else ""
     label = f"Submitted {what}“{new.prompt[:60]}{'…' if len(new.prompt) > 60 else ''}”."
@@ -210,7 +210,7 @@ def _submitted(request, membership, new):
     filters, before, after = _filters_of(QueryDict(current.query))
     shown = not before and not after and filters.matches(new, request.user)
     # the prompt stays in the box, with the options: "tweak the prompt and go again" is the common next step
-    offer = keypool.offer(project.pk)
+    offer = offer or keypool.offer(project.pk)  # the submit's own, when it made one: the keys have not changed since
     fresh = SubmitForm(user=request.user, offer=offer, initial={
         **_initial(offer, new.model, new.size, new.seconds), "prompt": new.prompt,
         "variations": new.variation_count or 1})
